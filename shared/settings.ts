@@ -31,7 +31,7 @@ const raw = z
     SQL_DATABASE: z.string().default('runtime_platform'),
     SQL_USER: z.string().optional(),
     SQL_PORT: int(1, 65535).default(5432),
-    SQL_SSL: bool.default('false'),
+    SQL_SSL: bool.default(false),
     /** JSON object: silo name -> connection string, or {host, database}. */
     SQL_SILOS: z.string().default('{}'),
     SQL_POOL_MAX: int(1, 100).default(10),
