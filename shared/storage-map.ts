@@ -39,6 +39,10 @@ export interface StorageMapEntry {
   purgeRetiredAfterDays?: number;
   /** Blob: days after creation before a blob moves from the hot to the cool tier. */
   coolAfterDays?: number;
+  /** Blob or Cosmos DB container that holds this data (declared by the infrastructure program). */
+  container?: string;
+  /** Cosmos DB: the container's partition key path. */
+  partitionKey?: string;
   notes?: string;
 }
 
@@ -143,6 +147,7 @@ export const storageMap = {
     retention: '90 days hot, then cool tier',
     retentionDays: 365 * DAY,
     coolAfterDays: 90 * DAY,
+    container: 'deployment-artifacts',
     notes: 'moved to the cool tier after 90 days by a lifecycle rule; deleted with their deployment records',
   },
   driftFindings: {
@@ -164,6 +169,9 @@ export const storageMap = {
     accessPattern: 'high-churn document writes/reads',
     retention: '30 days rolling (container TTL)',
     retentionDays: 30 * DAY,
+    container: 'drift-snapshots',
+    partitionKey: '/tenantId',
+    notes: 'partitioned by tenant; expired natively by the container default TTL',
   },
   containerImages: {
     key: 'containerImages',

@@ -1,0 +1,130 @@
+/** Tenant rules: creation, updates, memberships, and the access check every service relies on. */
+import { apiError, conflict, invalid, notFound } from '../../shared/errors.js';
+import { checkEtag } from '../../shared/http/etag.js';
+import type { TenantAccess } from '../../shared/http/pipeline.js';
+import type { Principal } from '../../shared/auth/authenticate.js';
+import type { ServiceSql } from '../../shared/sql/database.js';
+import { emit } from '../../shared/events/outbox.js';
+import * as store from './store.js';
+import { DEFAULT_QUOTAS, type MemberDto, type TenantDto, type QuotasDto } from './schemas.js';
+import type { z } from 'zod';
+import type { CreateTenant, PatchTenant } from './schemas.js';
+
+/** The tenants service's schema and role. */
+export const TENANTS_SQL: ServiceSql = { service: 'tenants', schema: 'tenants', role: 'rp_tenants' };
+
+export function toTenantDto(r: store.TenantRow): TenantDto {
+  return {
+    id: r.tenant_id,
+    displayName: r.display_name,
+    isolation: r.isolation_model === 'siloed' ? { model: 'siloed', database: r.silo_database ?? '' } : { model: 'pooled' },
+    status: r.status,
+    quotas: { ...DEFAULT_QUOTAS, ...r.quotas },
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    etag: r.etag,
+  };
+}
+
+export function toMemberDto(r: store.MemberRow): MemberDto {
+  return { principalId: r.principal_id, role: r.role, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(), etag: r.etag };
+}
+
+/** Creates a tenant; a siloed tenant must name a silo this deployment has configured. */
+export async function createTenant(
+  trx: store.Tx,
+  input: z.output<typeof CreateTenant>,
+  siloExists: (name: string) => boolean,
+): Promise<store.TenantRow> {
+  const isolation = input.isolation ?? { model: 'pooled' as const };
+  if (isolation.model === 'siloed' && !siloExists(isolation.database)) {
+    throw invalid(`No silo database named '${isolation.database}' is configured.`, 'isolation.database');
+  }
+  const row = await store.insertTenant(trx, {
+    tenant_id: input.id,
+    display_name: input.displayName,
+    isolation_model: isolation.model,
+    silo_database: isolation.model === 'siloed' ? isolation.database : null,
+    status: 'active',
+    quotas: { ...DEFAULT_QUOTAS, ...input.quotas },
+  });
+  if (!row) throw conflict(`A tenant with id '${input.id}' already exists.`, 'id');
+  await emit(trx, row.tenant_id, { type: 'TenantCreated', subject: `tenants/${row.tenant_id}`, data: { isolation: isolation.model } });
+  return row;
+}
+
+/** Applies a merge patch; with an expected ETag the update is conditional (412 when stale). */
+export async function patchTenant(
+  trx: store.Tx,
+  tenantId: string,
+  patch: z.output<typeof PatchTenant>,
+  expectedEtag: string | undefined,
+): Promise<store.TenantRow> {
+  const current = await store.getTenant(trx, tenantId);
+  if (!current) throw notFound(`Tenant '${tenantId}'`, 'tenantId');
+  checkEtag(expectedEtag, current.etag);
+  const quotas: QuotasDto | undefined = patch.quotas ? { ...DEFAULT_QUOTAS, ...current.quotas, ...patch.quotas } : undefined;
+  const row = await store.updateTenant(
+    trx,
+    tenantId,
+    {
+      ...(patch.displayName !== undefined ? { display_name: patch.displayName } : {}),
+      ...(patch.status !== undefined ? { status: patch.status } : {}),
+      ...(quotas ? { quotas } : {}),
+    },
+    current.etag,
+  );
+  // The row changed between our read and write: another writer won.
+  if (!row) throw apiError('PreconditionFailed', 'The tenant changed concurrently; read it again.', { target: 'If-Match' });
+  await emit(trx, tenantId, { type: 'TenantUpdated', subject: `tenants/${tenantId}`, data: { fields: Object.keys(patch) } });
+  return row;
+}
+
+/** Grants or changes a member's role. Demoting the last admin is refused so the tenant stays manageable. */
+export async function setMember(
+  trx: store.Tx,
+  tenantId: string,
+  principalId: string,
+  role: store.MemberRow['role'],
+  expectedEtag: string | undefined,
+): Promise<store.MemberRow & { created: boolean }> {
+  const current = await store.getMember(trx, tenantId, principalId);
+  if (expectedEtag !== undefined) {
+    if (!current) throw apiError('PreconditionFailed', 'The member does not exist.', { target: 'If-Match' });
+    checkEtag(expectedEtag, current.etag);
+  }
+  if (current?.role === 'admin' && role !== 'admin' && (await store.countAdmins(trx, tenantId)) <= 1) {
+    throw conflict('The last admin of a tenant cannot be demoted; add another admin first.', 'role');
+  }
+  const row = await store.upsertMember(trx, tenantId, principalId, role);
+  await emit(trx, tenantId, { type: 'TenantMemberSet', subject: `tenants/${tenantId}/members/${principalId}`, data: { role } });
+  return row;
+}
+
+/** Removes a member (idempotent: removing a non-member is a 204 too, unless If-Match names a version). */
+export async function removeMember(trx: store.Tx, tenantId: string, principalId: string, expectedEtag: string | undefined): Promise<void> {
+  const current = await store.getMember(trx, tenantId, principalId);
+  if (!current) {
+    if (expectedEtag !== undefined) throw apiError('PreconditionFailed', 'The member does not exist.', { target: 'If-Match' });
+    return;
+  }
+  checkEtag(expectedEtag, current.etag);
+  if (current.role === 'admin' && (await store.countAdmins(trx, tenantId)) <= 1) {
+    throw conflict('The last admin of a tenant cannot be removed; add another admin first.', 'principalId');
+  }
+  await store.deleteMember(trx, tenantId, principalId, current.etag);
+  await emit(trx, tenantId, { type: 'TenantMemberRemoved', subject: `tenants/${tenantId}/members/${principalId}`, data: {} });
+}
+
+/** Maps a tenant row and the caller's role to the pipeline's {@link TenantAccess}. */
+export function toAccess(row: store.TenantRow, principal: Principal, memberRole: store.MemberRow['role'] | null): TenantAccess | null {
+  const role = principal.isPlatformAdmin ? 'admin' : memberRole;
+  if (!role) return null;
+  return {
+    tenantId: row.tenant_id,
+    placement: row.isolation_model === 'siloed' && row.silo_database ? { model: 'siloed', database: row.silo_database } : { model: 'pooled' },
+    status: row.status,
+    quotas: { ...DEFAULT_QUOTAS, ...row.quotas },
+    role,
+  };
+}

@@ -1,0 +1,132 @@
+/** The tenants service's SQL (its own schema only; `search_path` is set by the transaction). */
+import { sql, type Generated, type Selectable, type Transaction } from 'kysely';
+import type { QuotasDto } from './schemas.js';
+
+interface TenantTable {
+  tenant_id: string;
+  display_name: string;
+  isolation_model: 'pooled' | 'siloed';
+  silo_database: string | null;
+  status: 'active' | 'suspended';
+  quotas: QuotasDto;
+  etag: Generated<string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+interface MemberTable {
+  tenant_id: string;
+  principal_id: string;
+  role: 'reader' | 'operator' | 'admin';
+  etag: Generated<string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface TenantsDb {
+  tenants: TenantTable;
+  members: MemberTable;
+}
+
+export type TenantRow = Selectable<TenantTable>;
+export type MemberRow = Selectable<MemberTable>;
+
+export type Tx = Transaction<TenantsDb>;
+
+export async function insertTenant(trx: Tx, row: Omit<TenantRow, 'etag' | 'created_at' | 'updated_at'>): Promise<TenantRow | undefined> {
+  return trx
+    .insertInto('tenants')
+    .values({ ...row, quotas: JSON.stringify(row.quotas) as never })
+    .onConflict((oc) => oc.column('tenant_id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function getTenant(trx: Tx, tenantId: string): Promise<TenantRow | undefined> {
+  return trx.selectFrom('tenants').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst();
+}
+
+/** Tenant row plus the principal's membership role, in one round trip. */
+export async function getTenantWithRole(
+  trx: Tx,
+  tenantId: string,
+  principalId: string,
+): Promise<(TenantRow & { role: MemberRow['role'] | null }) | undefined> {
+  return trx
+    .selectFrom('tenants as t')
+    .leftJoin('members as m', (j) => j.onRef('m.tenant_id', '=', 't.tenant_id').on('m.principal_id', '=', principalId))
+    .selectAll('t')
+    .select('m.role')
+    .where('t.tenant_id', '=', tenantId)
+    .executeTakeFirst();
+}
+
+export async function listTenants(
+  trx: Tx,
+  opts: { after?: string; limit: number; status?: TenantRow['status'] },
+): Promise<TenantRow[]> {
+  let q = trx.selectFrom('tenants').selectAll().orderBy('tenant_id').limit(opts.limit);
+  if (opts.after !== undefined) q = q.where('tenant_id', '>', opts.after);
+  if (opts.status) q = q.where('status', '=', opts.status);
+  return q.execute();
+}
+
+/** Updates only when `expectedEtag` (if given) still matches; returns the new row or undefined. */
+export async function updateTenant(
+  trx: Tx,
+  tenantId: string,
+  patch: Partial<Pick<TenantRow, 'display_name' | 'status' | 'quotas'>>,
+  expectedEtag: string | undefined,
+): Promise<TenantRow | undefined> {
+  let q = trx
+    .updateTable('tenants')
+    .set({
+      ...patch,
+      ...(patch.quotas ? { quotas: JSON.stringify(patch.quotas) as never } : {}),
+      etag: sql`gen_random_uuid()`,
+      updated_at: sql`now()`,
+    })
+    .where('tenant_id', '=', tenantId);
+  if (expectedEtag !== undefined) q = q.where(sql`etag::text`, '=', expectedEtag);
+  return q.returningAll().executeTakeFirst();
+}
+
+export async function upsertMember(trx: Tx, tenantId: string, principalId: string, role: MemberRow['role']): Promise<MemberRow & { created: boolean }> {
+  const row = await trx
+    .insertInto('members')
+    .values({ tenant_id: tenantId, principal_id: principalId, role })
+    .onConflict((oc) =>
+      oc.columns(['tenant_id', 'principal_id']).doUpdateSet({ role, etag: sql`gen_random_uuid()`, updated_at: sql`now()` }),
+    )
+    .returningAll()
+    .returning(sql<boolean>`(xmax = 0)`.as('created'))
+    .executeTakeFirstOrThrow();
+  return row;
+}
+
+export async function getMember(trx: Tx, tenantId: string, principalId: string): Promise<MemberRow | undefined> {
+  return trx.selectFrom('members').selectAll().where('tenant_id', '=', tenantId).where('principal_id', '=', principalId).executeTakeFirst();
+}
+
+export async function deleteMember(trx: Tx, tenantId: string, principalId: string, expectedEtag: string | undefined): Promise<number> {
+  let q = trx.deleteFrom('members').where('tenant_id', '=', tenantId).where('principal_id', '=', principalId);
+  if (expectedEtag !== undefined) q = q.where(sql`etag::text`, '=', expectedEtag);
+  const r = await q.executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+export async function listMembers(trx: Tx, tenantId: string, opts: { after?: string; limit: number }): Promise<MemberRow[]> {
+  let q = trx.selectFrom('members').selectAll().where('tenant_id', '=', tenantId).orderBy('principal_id').limit(opts.limit);
+  if (opts.after !== undefined) q = q.where('principal_id', '>', opts.after);
+  return q.execute();
+}
+
+export async function countAdmins(trx: Tx, tenantId: string): Promise<number> {
+  const r = await trx
+    .selectFrom('members')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('tenant_id', '=', tenantId)
+    .where('role', '=', 'admin')
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}

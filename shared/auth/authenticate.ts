@@ -1,0 +1,78 @@
+/**
+ * Bearer-token authentication: verifies a JWT with `jose` against the issuer's JWKS (Microsoft
+ * Entra ID in Azure) or the local dev issuer's key (`AUTH_MODE=dev`, refused in Azure by settings).
+ */
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { Settings } from '../settings.js';
+import { apiError } from '../errors.js';
+import { readDevIssuer } from './dev-issuer.js';
+
+/** Who is calling. `kind: 'app'` is a workload identity (an agent or pipeline), `user` a person. */
+export interface Principal {
+  id: string;
+  kind: 'user' | 'app';
+  isPlatformAdmin: boolean;
+}
+
+/** Port: turns an `Authorization` header into a {@link Principal} or throws a 401 `ApiError`. */
+export interface Authenticator {
+  authenticate(authorization: string | null): Promise<Principal>;
+}
+
+/** App role (Entra app roles / dev `--admin`) that makes a principal a platform admin. */
+export const PLATFORM_ADMIN_ROLE = 'Platform.Admin';
+
+const unauthorized = (message: string) =>
+  apiError('Unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+
+/** Builds the authenticator for the configured mode. Keys are fetched lazily and cached. */
+export function createAuthenticator(auth: Settings['auth']): Authenticator {
+  let keys: Promise<{ getKey: JWTVerifyGetKey; issuer: string }> | undefined;
+  const resolveKeys = () => {
+    keys ??=
+      auth.mode === 'dev'
+        ? readDevIssuer(auth.devKeyFile).then((k) => ({
+            getKey: createLocalJWKSet({ keys: [k.publicJwk] }),
+            issuer: k.issuer,
+          }))
+        : Promise.resolve({
+            getKey: createRemoteJWKSet(new URL(auth.jwksUri ?? ''), { cacheMaxAge: 10 * 60_000 }),
+            issuer: auth.issuer ?? '',
+          });
+    // A failed key load (missing dev key file) is retried on the next request.
+    keys.catch(() => (keys = undefined));
+    return keys;
+  };
+  const admins = new Set(auth.platformAdmins);
+
+  return {
+    async authenticate(header) {
+      const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header ?? '');
+      if (!match?.[1]) throw unauthorized('A bearer token is required.');
+      let payload: JWTPayload;
+      try {
+        const { getKey, issuer } = await resolveKeys();
+        ({ payload } = await jwtVerify(match[1], getKey, {
+          issuer,
+          audience: auth.audience,
+          algorithms: auth.mode === 'dev' ? ['ES256'] : ['RS256'],
+          clockTolerance: 60,
+        }));
+      } catch (e) {
+        if (e instanceof joseErrors.JOSEError) throw unauthorized('The bearer token is invalid or expired.');
+        throw apiError('ServiceUnavailable', 'The token issuer keys could not be loaded.', {
+          headers: { 'Retry-After': '10' },
+        });
+      }
+      // Entra: `oid` is the stable object id; `sub` is pairwise per app. Dev tokens carry `sub`.
+      const id = typeof payload.oid === 'string' ? payload.oid : payload.sub;
+      if (!id || !/^[A-Za-z0-9._@:-]{1,128}$/.test(id)) throw unauthorized('The bearer token has no usable subject.');
+      const roles = Array.isArray(payload.roles) ? payload.roles : [];
+      return {
+        id,
+        kind: payload.idtyp === 'app' ? 'app' : 'user',
+        isPlatformAdmin: roles.includes(PLATFORM_ADMIN_ROLE) || admins.has(id),
+      };
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The orchestration port over Durable Functions: start an instance with a deterministic id (a
+ * duplicate start is a no-op), read its status, and answer 202 with `Operation-Location`.
+ * Routes that use it declare `extraInputs: [durableClientInput]`.
+ */
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { Reply } from './http/pipeline.js';
+
+/** The durable client input binding, for `RouteDef.extraInputs`. */
+export const durableClientInput = df.input.durableClient();
+
+/** Status of an orchestration instance, as the API shows it. */
+export interface OperationStatus {
+  id: string;
+  status: 'NotStarted' | 'Running' | 'Succeeded' | 'Failed' | 'Canceled';
+  createdAt?: string;
+  lastUpdatedAt?: string;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+/** Port used by services; the Durable adapter below implements it. */
+export interface OrchestrationPort {
+  /** Starts `name` as `instanceId` unless an instance with that id is already pending or running. */
+  start(name: string, instanceId: string, input: unknown): Promise<{ instanceId: string; started: boolean }>;
+  status(instanceId: string): Promise<OperationStatus | null>;
+}
+
+const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew']);
+
+/** The Durable Functions adapter, for one invocation that has the durable client binding. */
+export function durableOrchestrations(context: InvocationContext): OrchestrationPort {
+  const client = df.getClient(context);
+  return {
+    async start(name, instanceId, input) {
+      const existing = await client.getStatus(instanceId).catch(() => undefined);
+      if (existing && ACTIVE.has(String(existing.runtimeStatus))) return { instanceId, started: false };
+      await client.startNew(name, { instanceId, input });
+      return { instanceId, started: true };
+    },
+    async status(instanceId) {
+      const s = await client.getStatus(instanceId).catch(() => undefined);
+      if (!s?.name) return null;
+      return toOperationStatus(instanceId, String(s.runtimeStatus), s.createdTime, s.lastUpdatedTime, s.output);
+    },
+  };
+}
+
+/** Maps a Durable runtime status to the API's operation status. */
+export function toOperationStatus(
+  id: string,
+  runtimeStatus: string,
+  created: Date | string | undefined,
+  updated: Date | string | undefined,
+  output: unknown,
+): OperationStatus {
+  const status: OperationStatus['status'] =
+    runtimeStatus === 'Completed'
+      ? 'Succeeded'
+      : runtimeStatus === 'Failed'
+        ? 'Failed'
+        : runtimeStatus === 'Terminated' || runtimeStatus === 'Canceled'
+          ? 'Canceled'
+          : runtimeStatus === 'Pending'
+            ? 'NotStarted'
+            : 'Running';
+  return {
+    id,
+    status,
+    ...(created ? { createdAt: new Date(created).toISOString() } : {}),
+    ...(updated ? { lastUpdatedAt: new Date(updated).toISOString() } : {}),
+    ...(status === 'Succeeded' ? { result: output } : {}),
+    ...(status === 'Failed' ? { error: { code: 'OperationFailed', message: 'The operation failed.' } } : {}),
+  };
+}
+
+/** `202 Accepted` pointing at the operation's status resource. */
+export function accepted(statusUrl: string, op: OperationStatus | { id: string; status: 'NotStarted' }): Reply {
+  return { status: 202, headers: { 'Operation-Location': statusUrl, 'Retry-After': '2' }, body: op };
+}

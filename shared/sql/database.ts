@@ -1,0 +1,163 @@
+/**
+ * PostgreSQL access: one `pg` pool per database (the pooled database and each silo), Kysely on
+ * top, and the tenant-scoped transaction every service query runs in.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Settings, SqlTarget } from '../settings.js';
+import { apiError } from '../errors.js';
+
+/** Identifies a service's slice of the database: its schema and the role its queries run as. */
+export interface ServiceSql {
+  service: string;
+  schema: string;
+  role: string;
+}
+
+/** Where a tenant's data lives: the pooled database, or a silo named in settings. */
+export type Placement = { model: 'pooled' } | { model: 'siloed'; database: string };
+
+/** The scope a transaction runs in: one tenant, or `platform` for cross-tenant maintenance. */
+export type SqlScope = { tenantId: string; placement: Placement } | { platform: true; placement: Placement };
+
+const ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
+
+// int8 and numeric come back as strings by default; counts and sizes here fit in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/** Builds pools lazily, one per database, and hands out Kysely instances for them. */
+export class SqlDatabases {
+  private readonly dbs = new Map<string, Kysely<any>>();
+
+  constructor(
+    private readonly settings: Settings['sql'],
+    private readonly credential?: TokenCredential,
+  ) {}
+
+  /** Names of the configured silos. */
+  siloNames(): string[] {
+    return Object.keys(this.settings.silos);
+  }
+
+  /** True when a silo of that name is configured. */
+  hasSilo(name: string): boolean {
+    return Object.hasOwn(this.settings.silos, name);
+  }
+
+  /** The Kysely instance for a placement. */
+  forPlacement(placement: Placement): Kysely<any> {
+    if (placement.model === 'pooled') return this.get('pooled', this.settings.pooled);
+    const target = this.settings.silos[placement.database];
+    if (!target) {
+      throw apiError('ServiceUnavailable', 'The tenant database is not configured on this instance.', {
+        headers: { 'Retry-After': '60' },
+      });
+    }
+    return this.get(`silo:${placement.database}`, target);
+  }
+
+  /** Every database: pooled first, then silos. Used by the migrator and maintenance timers. */
+  all(): { name: string; placement: Placement; db: Kysely<any> }[] {
+    return [
+      { name: 'pooled', placement: { model: 'pooled' } as Placement, db: this.forPlacement({ model: 'pooled' }) },
+      ...this.siloNames().map((name) => ({
+        name,
+        placement: { model: 'siloed', database: name } as Placement,
+        db: this.forPlacement({ model: 'siloed', database: name }),
+      })),
+    ];
+  }
+
+  /** Closes every pool. */
+  async close(): Promise<void> {
+    const dbs = [...this.dbs.values()];
+    this.dbs.clear();
+    await Promise.all(dbs.map((db) => db.destroy()));
+  }
+
+  private get(key: string, target: SqlTarget): Kysely<any> {
+    let db = this.dbs.get(key);
+    if (!db) {
+      db = new Kysely<any>({ dialect: new PostgresDialect({ pool: this.pool(target) }) });
+      this.dbs.set(key, db);
+    }
+    return db;
+  }
+
+  private pool(target: SqlTarget): pg.Pool {
+    const common = {
+      max: this.settings.poolMax,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 10_000,
+      statement_timeout: this.settings.statementTimeoutMs,
+    };
+    const pool =
+      target.kind === 'url'
+        ? new pg.Pool({ ...common, connectionString: target.url })
+        : new pg.Pool({
+            ...common,
+            host: target.host,
+            port: target.port,
+            database: target.database,
+            user: target.user,
+            ssl: target.ssl ? { rejectUnauthorized: true } : false,
+            // A fresh Entra token per new connection; pg calls this when it connects.
+            password: async () => {
+              if (!this.credential) throw new Error('No credential for Entra authentication to PostgreSQL');
+              const token = await this.credential.getToken(ENTRA_SCOPE);
+              if (!token) throw new Error("No Entra token for PostgreSQL");
+              return token.token;
+            },
+          });
+    // An idle client erroring (e.g. server restart) must not crash the process.
+    pool.on('error', () => undefined);
+    return pool;
+  }
+}
+
+/**
+ * Runs `fn` in a transaction scoped to one tenant (or the platform scope) as the service's role.
+ * Row-level security sees `app.tenant_id`; `search_path` is the service's schema, so store code
+ * names its tables unqualified. All three settings are transaction-local (`set_config(..., true)`),
+ * never per session, so a pooled connection carries nothing over to the next tenant.
+ */
+export async function inScope<DB, T>(
+  db: Kysely<any>,
+  scope: SqlScope,
+  svc: ServiceSql,
+  fn: (trx: Transaction<DB>) => Promise<T>,
+): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    const tenant = 'tenantId' in scope ? scope.tenantId : '';
+    const platform = 'platform' in scope ? 'platform' : '';
+    await sql`select set_config('role', ${svc.role}, true),
+                     set_config('search_path', ${svc.schema}, true),
+                     set_config('app.tenant_id', ${tenant}, true),
+                     set_config('app.scope', ${platform}, true)`.execute(trx);
+    return fn(trx as unknown as Transaction<DB>);
+  });
+}
+
+/** PostgreSQL error shape (as `pg` raises it), recognised structurally. */
+export interface PgError {
+  code?: string;
+  constraint?: string;
+}
+
+/** True for errors that mean "the database is unavailable right now" (retry later). */
+export function isTransientDbError(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | null;
+  const code = err?.code ?? '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+  // 08: connection exception; 53: insufficient resources; 57P0x: shutdown; 57014: statement timeout;
+  // 40001/40P01: serialization failure / deadlock.
+  if (/^(08|53)/.test(code) || /^57P0/.test(code) || ['57014', '40001', '40P01'].includes(code)) return true;
+  return /timeout exceeded when trying to connect|Connection terminated/i.test(err?.message ?? '');
+}
+
+/** True for a unique-constraint violation. */
+export function isUniqueViolation(e: unknown, constraint?: string): boolean {
+  const err = e as PgError | null;
+  return err?.code === '23505' && (constraint === undefined || err.constraint === constraint);
+}

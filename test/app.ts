@@ -1,0 +1,136 @@
+/**
+ * The whole app in-process for tests: a fresh database (see database.ts), migrations, the real
+ * composition (kernel + every service), and `call()` that drives a registered function through
+ * the real `HttpRequest` / `InvocationContext` of `@azure/functions`.
+ */
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
+import { createKernel, type Kernel } from '../shared/kernel.js';
+import { loadSettings } from '../shared/settings.js';
+import { registerAll } from '../functions/registry.js';
+import { runMigrations } from '../scripts/migrate.js';
+import { startTestDatabase, type TestDatabase } from './database.js';
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  /** Raw body bytes/text, sent as-is (for malformed-input tests). */
+  rawBody?: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export interface TestApp {
+  kernel: Kernel;
+  db: TestDatabase;
+  silos: Record<string, TestDatabase>;
+  /** Calls `METHOD /api/<path>` through the registered function. */
+  call(method: string, path: string, opts?: CallOptions): Promise<CallResult>;
+  token(sub: string, opts?: { admin?: boolean; kind?: 'user' | 'app' }): Promise<string>;
+  /** Shorthand: creates a tenant (as a platform admin) and makes `admin` its admin. */
+  createTenant(id: string, admin: string, extra?: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Options for {@link startTestApp}. */
+export interface TestAppOptions {
+  /** Names of silo databases to create and configure. */
+  silos?: string[];
+  env?: Record<string, string>;
+  now?: () => Date;
+}
+
+/** Starts the app against fresh databases. Call `close()` in `afterAll`. */
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const db = await startTestDatabase();
+  const silos: Record<string, TestDatabase> = {};
+  for (const name of opts.silos ?? []) silos[name] = await startTestDatabase(`rp_silo`);
+  const dir = await mkdtemp(join(tmpdir(), 'rp-test-'));
+  const keyFile = join(dir, 'dev-issuer.jwk.json');
+  const keys: DevIssuerKeys = await ensureDevIssuer(keyFile);
+  const env = {
+    SQL_CONNECTION_STRING: db.url,
+    SQL_SILOS: JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, v.url]))),
+    SQL_POOL_MAX: '8',
+    AUTH_MODE: 'dev',
+    AUTH_DEV_KEY_FILE: keyFile,
+    TENANT_CACHE_TTL_MS: '0',
+    ...opts.env,
+  };
+  await runMigrations(env);
+  const kernel = createKernel(loadSettings(env), opts.now ? { now: opts.now } : {});
+  registerAll(kernel);
+
+  const token: TestApp['token'] = (sub, o = {}) =>
+    mintDevToken(keys, { subject: sub, audience: kernel.settings.auth.audience, ...o });
+
+  const call: TestApp['call'] = async (method, path, o = {}) => {
+    const url = new URL(`http://127.0.0.1:7071/api/${path.replace(/^\//, '')}`);
+    const match = findRoute(kernel, method, url.pathname.slice('/api/'.length));
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    let body: string | Uint8Array | undefined;
+    if (o.rawBody !== undefined) body = o.rawBody;
+    else if (o.body !== undefined) body = JSON.stringify(o.body);
+    if (body !== undefined) {
+      headers['content-type'] ??= method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+      headers['content-length'] ??= String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    }
+    if (!match) return { status: 404, headers: new Headers(), body: { error: { code: 'NotFound', message: 'no route' } } };
+    const request = new HttpRequest({
+      method,
+      url: url.toString(),
+      headers,
+      params: match.params,
+      query: Object.fromEntries(url.searchParams.entries()),
+      ...(body !== undefined ? { body: typeof body === 'string' ? { string: body } : { bytes: body } } : {}),
+    });
+    const context = new InvocationContext({ functionName: match.name, logHandler: () => undefined });
+    const res = await match.handler(request, context);
+    const text = typeof res.body === 'string' ? res.body : undefined;
+    return { status: res.status ?? 200, headers: new Headers(res.headers as Record<string, string>), body: text ? JSON.parse(text) : undefined };
+  };
+
+  return {
+    kernel,
+    db,
+    silos,
+    call,
+    token,
+    async createTenant(id, admin, extra = {}) {
+      const root = await token('platform-admin', { admin: true });
+      const r = await call('POST', 'tenants', { token: root, body: { id, displayName: id, ...extra } });
+      if (r.status !== 201) throw new Error(`createTenant ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+      const m = await call('PUT', `tenants/${id}/members/${admin}`, { token: root, body: { role: 'admin' } });
+      if (m.status !== 201) throw new Error(`add admin ${id}: ${m.status} ${JSON.stringify(m.body)}`);
+    },
+    async close() {
+      await kernel.sql.close();
+      await db.stop();
+      for (const s of Object.values(silos)) await s.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Matches `path` against the registered routes' templates, the way the Functions host does. */
+function findRoute(kernel: Kernel, method: string, path: string) {
+  for (const r of kernel.routes.routes) {
+    if (r.method !== method) continue;
+    const names: string[] = [];
+    const re = new RegExp(
+      `^${r.route.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\??(?::[^}]*)?\}/g, (_m, n: string) => (names.push(n), '([^/]+)'))}$`,
+    );
+    const m = re.exec(path);
+    if (m) return { ...r, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')])) };
+  }
+  return undefined;
+}
