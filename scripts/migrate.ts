@@ -23,8 +23,9 @@ export async function runMigrations(
   const dbs = new SqlDatabases(settings.sql, credential);
   const out: Record<string, MigrationReport[]> = {};
   try {
-    for (const { name, db } of dbs.all()) {
-      out[name] = await migrateAll(db, serviceMigrations);
+    for (const { name, db, placement } of dbs.all()) {
+      const services = placement.model === 'pooled' ? serviceMigrations : serviceMigrations.filter((s) => !s.pooledOnly);
+      out[name] = await migrateAll(db, services);
       const applied = out[name].flatMap((r) => r.applied.map((m) => `${r.service}/${m}`));
       log(`${name}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`);
     }

@@ -5,12 +5,14 @@
  */
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
 import { loadSettings } from '../shared/settings.js';
-import { registerAll } from '../functions/registry.js';
+import { registerAll, serviceMigrations } from '../functions/registry.js';
+import { sql } from 'kysely';
 import { runMigrations } from '../scripts/migrate.js';
 import { startTestDatabase, type TestDatabase } from './database.js';
 
@@ -37,6 +39,8 @@ export interface TestApp {
   token(sub: string, opts?: { admin?: boolean; kind?: 'user' | 'app' }): Promise<string>;
   /** Shorthand: creates a tenant (as a platform admin) and makes `admin` its admin. */
   createTenant(id: string, admin: string, extra?: Record<string, unknown>): Promise<void>;
+  /** A digest of every service table in every database (read as the owner, past row-level security). */
+  snapshot(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -93,7 +97,12 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       query: Object.fromEntries(url.searchParams.entries()),
       ...(body !== undefined ? { body: typeof body === 'string' ? { string: body } : { bytes: body } } : {}),
     });
-    const context = new InvocationContext({ functionName: match.name, logHandler: () => undefined });
+    const context = new InvocationContext({
+      functionName: match.name,
+      invocationId: randomUUID(),
+      // System errors are printed so a failing test shows why; user errors stay quiet.
+      logHandler: (level, ...args) => (level === 'error' ? console.error(...args) : undefined),
+    });
     const res = await match.handler(request, context);
     const text = typeof res.body === 'string' ? res.body : undefined;
     return { status: res.status ?? 200, headers: new Headers(res.headers as Record<string, string>), body: text ? JSON.parse(text) : undefined };
@@ -111,6 +120,21 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       if (r.status !== 201) throw new Error(`createTenant ${id}: ${r.status} ${JSON.stringify(r.body)}`);
       const m = await call('PUT', `tenants/${id}/members/${admin}`, { token: root, body: { role: 'admin' } });
       if (m.status !== 201) throw new Error(`add admin ${id}: ${m.status} ${JSON.stringify(m.body)}`);
+    },
+    async snapshot() {
+      const out: Record<string, string> = {};
+      for (const { name, db: k, placement } of kernel.sql.all()) {
+        for (const svc of serviceMigrations.filter((s) => placement.model === 'pooled' || !s.pooledOnly)) {
+          const tables = await sql<{ t: string }>`select tablename as t from pg_tables where schemaname = ${svc.schema}
+                                                   and tablename not like 'migrations%' order by 1`.execute(k);
+          for (const { t } of tables.rows) {
+            const r = await sql<{ d: string | null; n: number }>`select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) as d,
+                        count(*)::int as n from ${sql.table(`${svc.schema}.${t}`)} x`.execute(k);
+            out[`${name}:${svc.schema}.${t}`] = `${r.rows[0]?.n}:${r.rows[0]?.d}`;
+          }
+        }
+      }
+      return out;
     },
     async close() {
       await kernel.sql.close();

@@ -11,7 +11,8 @@ import type { z } from 'zod';
 import type { CreateTenant, PatchTenant } from './schemas.js';
 
 /** The tenants service's schema and role. */
-export const TENANTS_SQL: ServiceSql = { service: 'tenants', schema: 'tenants', role: 'rp_tenants' };
+/** The tenant registry is the routing table for silos, so it always lives in the pooled database. */
+export const TENANTS_SQL: ServiceSql = { service: 'tenants', schema: 'tenants', role: 'rp_tenants', pooledOnly: true };
 
 export function toTenantDto(r: store.TenantRow): TenantDto {
   return {

@@ -10,7 +10,7 @@ import { sql, type Transaction } from 'kysely';
 import { z } from 'zod';
 import { ApiError, apiError, invalid, isApiError, notFound, type ErrorDetail } from '../errors.js';
 import type { Authenticator, Principal } from '../auth/authenticate.js';
-import { inScope, isTransientDbError, type Placement, type ServiceSql, type SqlDatabases } from '../sql/database.js';
+import { inScope, isTransientDbError, type Placement, type ServiceSql, type SqlDatabases, type SqlScope } from '../sql/database.js';
 import { ErrorResponse, type OpenApi } from './openapi.js';
 import { expectedEtag, etagHeader } from './etag.js';
 import { pageQuery, toPage, type Page } from './pagination.js';
@@ -107,6 +107,7 @@ export interface RegisteredRoute {
   name: string;
   method: string;
   route: string;
+  access: RouteAccess;
   handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit>;
 }
 
@@ -144,7 +145,7 @@ export class HttpRoutes {
   /** Declares a route: registers the function with the Functions host and the OpenAPI path. */
   define<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(def: RouteDef<P, Q, B>): void {
     const handler = this.compose(def);
-    this.routes.push({ name: def.name, method: def.method, route: def.route, handler });
+    this.routes.push({ name: def.name, method: def.method, route: def.route, access: def.access, handler });
     app.http(def.name, {
       methods: [def.method],
       route: def.route,
@@ -221,10 +222,10 @@ export class HttpRoutes {
     const pageSize = typeof q.maxpagesize === 'number' ? q.maxpagesize : Math.min(50, k.http.maxPageSize);
     const ifMatch = expectedEtag(request.headers.get('if-match'));
 
-    const scope =
+    const scope: SqlScope =
       'tenantRole' in def.access
         ? { tenantId: tenant.tenantId, placement: tenant.placement }
-        : { platform: true as const, placement: { model: 'pooled' } as Placement };
+        : { platform: true, placement: { model: 'pooled' } };
     let outer: { svc: ServiceSql; trx: Transaction<any> } | undefined;
     const ctx: RouteContext<any, any, any> = {
       params: params.data,
@@ -241,7 +242,8 @@ export class HttpRoutes {
           if (outer.svc.schema !== svc.schema) throw new Error(`idempotent route ${def.name} used two services`);
           return fn(outer.trx);
         }
-        return inScope(k.sql.forPlacement(scope.placement), scope, svc, fn);
+        const s = svc.pooledOnly ? { ...scope, placement: { model: 'pooled' } as Placement } : scope;
+        return inScope(k.sql.forPlacement(s.placement), s, svc, fn);
       },
       page: (rows, cursorOf, map) => toPage(rows, pageSize, request.url, cursorOf, map),
     };
@@ -253,6 +255,7 @@ export class HttpRoutes {
       throw invalid('Repeatability-Request-ID must be 1-128 characters of [A-Za-z0-9._:-].', 'Repeatability-Request-ID');
     }
     const svc = def.idempotent;
+    if (svc.pooledOnly) scope.placement = { model: 'pooled' };
     const hash = createHash('sha256').update(`${def.name}\n${request.url}\n${JSON.stringify(body ?? null)}`).digest('hex');
     return inScope(k.sql.forPlacement(scope.placement), scope, svc, async (trx) => {
       outer = { svc, trx };

@@ -13,6 +13,8 @@ export interface ServiceSql {
   service: string;
   schema: string;
   role: string;
+  /** Data that lives in the pooled database whatever the tenant's placement (the tenant registry). */
+  pooledOnly?: boolean;
 }
 
 /** Where a tenant's data lives: the pooled database, or a silo named in settings. */
@@ -128,6 +130,9 @@ export async function inScope<DB, T>(
   svc: ServiceSql,
   fn: (trx: Transaction<DB>) => Promise<T>,
 ): Promise<T> {
+  if (svc.pooledOnly && scope.placement.model !== 'pooled') {
+    throw new Error(`${svc.service} keeps its data in the pooled database; pass the pooled database`);
+  }
   return db.transaction().execute(async (trx) => {
     const tenant = 'tenantId' in scope ? scope.tenantId : '';
     const platform = 'platform' in scope ? 'platform' : '';
