@@ -9,6 +9,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    globalSetup: [],
+    // Outside the Functions host, @azure/functions runs in test mode and warns once per registration.
+    onConsoleLog: (log) => !/test mode|Failed to detect the Azure Functions runtime/.test(log),
   },
 });

@@ -88,7 +88,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       headers['content-type'] ??= method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
       headers['content-length'] ??= String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     }
-    if (!match) return { status: 404, headers: new Headers(), body: { error: { code: 'NotFound', message: 'no route' } } };
+    // No function serves this path: the host answers 404 itself, in the same error format.
+    if (!match) return { status: 404, headers: new Headers({ 'x-ms-error-code': 'NotFound' }), body: { error: { code: 'NotFound', message: 'No function serves this route.' } } };
     const request = new HttpRequest({
       method,
       url: url.toString(),
