@@ -3,7 +3,7 @@
  * composition (kernel + every service), and `call()` that drives a registered function through
  * the real `HttpRequest` / `InvocationContext` of `@azure/functions`.
  */
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import azureFunctions from '@azure/functions';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,9 @@ import { createKernel, type Kernel } from '../shared/kernel.js';
 import { loadSettings } from '../shared/settings.js';
 import { registerAll, serviceMigrations } from '../functions/registry.js';
 import { sql } from 'kysely';
+
+// @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
+const { HttpRequest, InvocationContext } = azureFunctions;
 import { runMigrations } from '../scripts/migrate.js';
 import { startTestDatabase, type TestDatabase } from './database.js';
 

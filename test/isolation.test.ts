@@ -141,3 +141,25 @@ describe('siloed tenants', () => {
     expect(reg.rows[0]?.n).toBe(0);
   });
 });
+
+describe('one-round-trip scoped reads', () => {
+  it('see only the scope tenant and leave nothing behind on the pooled connection', async () => {
+    const { scopedRead } = await import('../shared/sql/scoped-read.js');
+    const pool = t.kernel.sql.poolFor({ model: 'pooled' });
+    const db = t.kernel.sql.forPlacement({ model: 'pooled' });
+    const q = sql<{ tenant_id: string; principal_id: string }>`select tenant_id, principal_id from members`.compile(db);
+    const rows = await scopedRead(pool, { tenantId: 'tenant-b', placement: { model: 'pooled' } }, tenantsSql(), q);
+    expect(new Set(rows.map((r) => r.tenant_id))).toEqual(new Set(['tenant-b']));
+    expect(rows.map((r) => r.principal_id).sort()).toEqual(['bob', 'bob-reader']);
+    // Every pooled connection is back to the login role with no tenant set.
+    const after = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        pool.query<{ u: string; t: string | null }>("select current_user as u, current_setting('app.tenant_id', true) as t"),
+      ),
+    );
+    for (const r of after) {
+      expect(r.rows[0]?.u).not.toMatch(/^rp_/);
+      expect(r.rows[0]?.t ?? '').toBe('');
+    }
+  });
+});

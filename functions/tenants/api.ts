@@ -7,6 +7,7 @@ import type { Kernel } from '../../shared/kernel.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
 import type { TenantAccess, TenantAccessPort } from '../../shared/http/pipeline.js';
 import { inScope, type Placement } from '../../shared/sql/database.js';
+import { scopedRead } from '../../shared/sql/scoped-read.js';
 import * as store from './store.js';
 import { TENANTS_SQL, toAccess } from './service.js';
 
@@ -32,16 +33,12 @@ export function createTenantsApi(kernel: Kernel): TenantsApi {
   const ttl = kernel.settings.tenantCacheTtlMs;
   const pooled = { model: 'pooled' } as const;
 
-  const load = (principal: Principal, tenantId: string) =>
-    inScope<store.TenantsDb, TenantAccess | null>(
-      kernel.sql.forPlacement(pooled),
-      { tenantId, placement: pooled },
-      TENANTS_SQL,
-      async (trx) => {
-        const row = await store.getTenantWithRole(trx, tenantId, principal.id);
-        return row ? toAccess(row, principal, row.role) : null;
-      },
-    );
+  // One round trip: the tenant row and the caller's membership, read in the tenant's own scope.
+  const load = async (principal: Principal, tenantId: string) => {
+    const query = store.selectTenantWithRole(kernel.sql.forPlacement(pooled), tenantId, principal.id).compile();
+    const [row] = await scopedRead(kernel.sql.poolFor(pooled), { tenantId, placement: pooled }, TENANTS_SQL, query);
+    return row ? toAccess(row, principal, row.role) : null;
+  };
 
   return {
     async resolve(principal, tenantId) {
@@ -65,7 +62,7 @@ export function createTenantsApi(kernel: Kernel): TenantsApi {
           kernel.sql.forPlacement(pooled),
           { platform: true, placement: pooled },
           TENANTS_SQL,
-          (trx) => store.listTenants(trx, { limit: 200, ...(after !== undefined ? { after } : {}) }),
+          (trx) => store.selectTenants(trx, { limit: 200, ...(after !== undefined ? { after } : {}) }).execute(),
         );
         for (const r of rows) {
           yield {

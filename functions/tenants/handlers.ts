@@ -43,8 +43,8 @@ export function tenantHandlers(kernel: Kernel, api: TenantsApi) {
     responses: { 200: { description: 'A page of tenants', schema: TenantList } },
     handler: async (ctx) => {
       const after = decodeCursor(ctx.query.skipToken, z.string());
-      const rows = await ctx.tx<store.TenantRow[], store.TenantsDb>(TENANTS_SQL, (trx) =>
-        store.listTenants(trx, { limit: ctx.pageSize + 1, ...(after !== undefined ? { after } : {}), ...(ctx.query.status ? { status: ctx.query.status } : {}) }),
+      const rows = await ctx.read<store.TenantRow, store.TenantsDb>(TENANTS_SQL, (db) =>
+        store.selectTenants(db, { limit: ctx.pageSize + 1, ...(after !== undefined ? { after } : {}), status: ctx.query.status }),
       );
       return { status: 200, body: ctx.page(rows, (r) => r.tenant_id, toTenantDto) };
     },
@@ -57,7 +57,7 @@ export function tenantHandlers(kernel: Kernel, api: TenantsApi) {
     params: schemas.TenantParams,
     responses: { 200: { description: 'The tenant', schema: schemas.Tenant } },
     handler: async (ctx) => {
-      const row = await ctx.tx<store.TenantRow | undefined, store.TenantsDb>(TENANTS_SQL, (trx) => store.getTenant(trx, ctx.params.tenantId));
+      const [row] = await ctx.read<store.TenantRow, store.TenantsDb>(TENANTS_SQL, (db) => store.selectTenant(db, ctx.params.tenantId));
       if (!row) throw notFound(`Tenant '${ctx.params.tenantId}'`, 'tenantId');
       return { status: 200, body: toTenantDto(row), etag: row.etag };
     },
@@ -87,8 +87,8 @@ export function tenantHandlers(kernel: Kernel, api: TenantsApi) {
     responses: { 200: { description: 'A page of members', schema: MemberList } },
     handler: async (ctx) => {
       const after = decodeCursor(ctx.query.skipToken, z.string());
-      const rows = await ctx.tx<store.MemberRow[], store.TenantsDb>(TENANTS_SQL, (trx) =>
-        store.listMembers(trx, ctx.params.tenantId, { limit: ctx.pageSize + 1, ...(after !== undefined ? { after } : {}) }),
+      const rows = await ctx.read<store.MemberRow, store.TenantsDb>(TENANTS_SQL, (db) =>
+        store.selectMembers(db, ctx.params.tenantId, { limit: ctx.pageSize + 1, after }),
       );
       return { status: 200, body: ctx.page(rows, (r) => r.principal_id, toMemberDto) };
     },

@@ -1,5 +1,5 @@
 /** The tenants service's SQL (its own schema only; `search_path` is set by the transaction). */
-import { sql, type Generated, type Selectable, type Transaction } from 'kysely';
+import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { QuotasDto } from './schemas.js';
 
 interface TenantTable {
@@ -42,33 +42,32 @@ export async function insertTenant(trx: Tx, row: Omit<TenantRow, 'etag' | 'creat
     .executeTakeFirst();
 }
 
+/** Reads build queries on any query creator, so they run in a transaction or as one-shot reads. */
+type Q = Kysely<TenantsDb> | Tx;
+
+export function selectTenant(db: Q, tenantId: string) {
+  return db.selectFrom('tenants').selectAll().where('tenant_id', '=', tenantId);
+}
+
 export async function getTenant(trx: Tx, tenantId: string): Promise<TenantRow | undefined> {
-  return trx.selectFrom('tenants').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst();
+  return selectTenant(trx, tenantId).executeTakeFirst();
 }
 
 /** Tenant row plus the principal's membership role, in one round trip. */
-export async function getTenantWithRole(
-  trx: Tx,
-  tenantId: string,
-  principalId: string,
-): Promise<(TenantRow & { role: MemberRow['role'] | null }) | undefined> {
-  return trx
+export function selectTenantWithRole(db: Q, tenantId: string, principalId: string) {
+  return db
     .selectFrom('tenants as t')
     .leftJoin('members as m', (j) => j.onRef('m.tenant_id', '=', 't.tenant_id').on('m.principal_id', '=', principalId))
     .selectAll('t')
     .select('m.role')
-    .where('t.tenant_id', '=', tenantId)
-    .executeTakeFirst();
+    .where('t.tenant_id', '=', tenantId);
 }
 
-export async function listTenants(
-  trx: Tx,
-  opts: { after?: string; limit: number; status?: TenantRow['status'] },
-): Promise<TenantRow[]> {
-  let q = trx.selectFrom('tenants').selectAll().orderBy('tenant_id').limit(opts.limit);
+export function selectTenants(db: Q, opts: { after?: string; limit: number; status?: TenantRow['status'] | undefined }) {
+  let q = db.selectFrom('tenants').selectAll().orderBy('tenant_id').limit(opts.limit);
   if (opts.after !== undefined) q = q.where('tenant_id', '>', opts.after);
   if (opts.status) q = q.where('status', '=', opts.status);
-  return q.execute();
+  return q;
 }
 
 /** Updates only when `expectedEtag` (if given) still matches; returns the new row or undefined. */
@@ -115,10 +114,10 @@ export async function deleteMember(trx: Tx, tenantId: string, principalId: strin
   return Number(r.numDeletedRows);
 }
 
-export async function listMembers(trx: Tx, tenantId: string, opts: { after?: string; limit: number }): Promise<MemberRow[]> {
-  let q = trx.selectFrom('members').selectAll().where('tenant_id', '=', tenantId).orderBy('principal_id').limit(opts.limit);
+export function selectMembers(db: Q, tenantId: string, opts: { after?: string | undefined; limit: number }) {
+  let q = db.selectFrom('members').selectAll().where('tenant_id', '=', tenantId).orderBy('principal_id').limit(opts.limit);
   if (opts.after !== undefined) q = q.where('principal_id', '>', opts.after);
-  return q.execute();
+  return q;
 }
 
 export async function countAdmins(trx: Tx, tenantId: string): Promise<number> {

@@ -44,11 +44,17 @@ export function createAuthenticator(auth: Settings['auth']): Authenticator {
     return keys;
   };
   const admins = new Set(auth.platformAdmins);
+  // Verified tokens, keyed by the token itself, kept until they expire (at most 5 minutes), so a
+  // client reusing its token pays for the signature check once.
+  const verified = new Map<string, { principal: Principal; until: number }>();
 
   return {
     async authenticate(header) {
       const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header ?? '');
       if (!match?.[1]) throw unauthorized('A bearer token is required.');
+      const now = Date.now();
+      const hit = verified.get(match[1]);
+      if (hit && hit.until > now) return hit.principal;
       let payload: JWTPayload;
       try {
         const { getKey, issuer } = await resolveKeys();
@@ -68,11 +74,14 @@ export function createAuthenticator(auth: Settings['auth']): Authenticator {
       const id = typeof payload.oid === 'string' ? payload.oid : payload.sub;
       if (!id || !/^[A-Za-z0-9._@:-]{1,128}$/.test(id)) throw unauthorized('The bearer token has no usable subject.');
       const roles = Array.isArray(payload.roles) ? payload.roles : [];
-      return {
+      const principal: Principal = {
         id,
         kind: payload.idtyp === 'app' ? 'app' : 'user',
         isPlatformAdmin: roles.includes(PLATFORM_ADMIN_ROLE) || admins.has(id),
       };
+      if (verified.size >= 10_000) verified.clear();
+      verified.set(match[1], { principal, until: Math.min((payload.exp ?? 0) * 1000, now + 5 * 60_000) });
+      return principal;
     },
   };
 }

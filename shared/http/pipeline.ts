@@ -6,7 +6,8 @@
  */
 import { app, type FunctionInput, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { createHash } from 'node:crypto';
-import { sql, type Transaction } from 'kysely';
+import { sql, type Compilable, type Kysely, type Transaction } from 'kysely';
+import { scopedRead, UninlinableParameterError } from '../sql/scoped-read.js';
 import { z } from 'zod';
 import { ApiError, apiError, invalid, isApiError, notFound, type ErrorDetail } from '../errors.js';
 import type { Authenticator, Principal } from '../auth/authenticate.js';
@@ -74,6 +75,11 @@ export interface RouteContext<P, Q, B> {
   pageSize: number;
   /** Runs `fn` in this request's scope as `svc`'s role; reuses the idempotency transaction if any. */
   tx<T, DB = any>(svc: ServiceSql, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Runs one read-only statement in this request's scope as `svc`'s role, in one round trip (see
+   * `sql/scoped-read.ts`). `build` gets a query creator whose tables are `svc`'s.
+   */
+  read<Row, DB = any>(svc: ServiceSql, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]>;
   /** Shapes rows fetched with `limit pageSize + 1` into a page with `nextLink`. */
   page<Row, T>(rows: Row[], cursorOf: (last: Row) => unknown, map: (row: Row) => T): Page<T>;
 }
@@ -244,6 +250,17 @@ export class HttpRoutes {
         }
         const s = svc.pooledOnly ? { ...scope, placement: { model: 'pooled' } as Placement } : scope;
         return inScope(k.sql.forPlacement(s.placement), s, svc, fn);
+      },
+      read: async (svc, build) => {
+        const s = svc.pooledOnly ? { ...scope, placement: { model: 'pooled' } as Placement } : scope;
+        const query = build(k.sql.forPlacement(s.placement)).compile();
+        if (outer) return (await ctx.tx(svc, (trx) => trx.executeQuery(query))).rows;
+        try {
+          return await scopedRead(k.sql.poolFor(s.placement), s, svc, query);
+        } catch (e) {
+          if (!(e instanceof UninlinableParameterError)) throw e;
+          return (await inScope(k.sql.forPlacement(s.placement), s, svc, (trx) => trx.executeQuery(query))).rows;
+        }
       },
       page: (rows, cursorOf, map) => toPage(rows, pageSize, request.url, cursorOf, map),
     };

@@ -30,7 +30,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /** Builds pools lazily, one per database, and hands out Kysely instances for them. */
 export class SqlDatabases {
-  private readonly dbs = new Map<string, Kysely<any>>();
+  private readonly dbs = new Map<string, { db: Kysely<any>; pool: pg.Pool }>();
 
   constructor(
     private readonly settings: Settings['sql'],
@@ -49,6 +49,15 @@ export class SqlDatabases {
 
   /** The Kysely instance for a placement. */
   forPlacement(placement: Placement): Kysely<any> {
+    return this.entry(placement).db;
+  }
+
+  /** The `pg` pool behind a placement (for one-round-trip scoped reads). */
+  poolFor(placement: Placement): pg.Pool {
+    return this.entry(placement).pool;
+  }
+
+  private entry(placement: Placement): { db: Kysely<any>; pool: pg.Pool } {
     if (placement.model === 'pooled') return this.get('pooled', this.settings.pooled);
     const target = this.settings.silos[placement.database];
     if (!target) {
@@ -75,16 +84,17 @@ export class SqlDatabases {
   async close(): Promise<void> {
     const dbs = [...this.dbs.values()];
     this.dbs.clear();
-    await Promise.all(dbs.map((db) => db.destroy()));
+    await Promise.all(dbs.map((e) => e.db.destroy()));
   }
 
-  private get(key: string, target: SqlTarget): Kysely<any> {
-    let db = this.dbs.get(key);
-    if (!db) {
-      db = new Kysely<any>({ dialect: new PostgresDialect({ pool: this.pool(target) }) });
-      this.dbs.set(key, db);
+  private get(key: string, target: SqlTarget): { db: Kysely<any>; pool: pg.Pool } {
+    let e = this.dbs.get(key);
+    if (!e) {
+      const pool = this.pool(target);
+      e = { db: new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), pool };
+      this.dbs.set(key, e);
     }
-    return db;
+    return e;
   }
 
   private pool(target: SqlTarget): pg.Pool {

@@ -1,0 +1,117 @@
+/**
+ * One-round-trip scoped reads. A read-only request that needs a single statement sends the scope
+ * settings and the statement as one simple-protocol query: PostgreSQL runs a multi-statement
+ * simple query as one implicit transaction, so the `set_config(..., true)` settings are
+ * transaction-local exactly as in {@link inScope}, and row-level security sees them. Parameters
+ * are inlined as escaped literals (the simple protocol has no parameters), only where a `$n`
+ * placeholder stands outside quotes and comments.
+ */
+import { escapeLiteral } from 'pg';
+import type { CompiledQuery } from 'kysely';
+import type { ServiceSql, SqlScope } from './database.js';
+
+/** Minimal pool port (a subset of `pg.Pool`). */
+export interface QueryPool {
+  query(text: string): Promise<unknown>;
+}
+
+/** Raised when a parameter has no safe literal form; callers fall back to a transaction. */
+export class UninlinableParameterError extends Error {
+  override name = 'UninlinableParameterError';
+}
+
+/** The literal form of one parameter. */
+export function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'string') return escapeLiteral(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new UninlinableParameterError('non-finite number');
+    return String(value);
+  }
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof Date) return escapeLiteral(value.toISOString());
+  if (Array.isArray(value) || Buffer.isBuffer(value) || value instanceof Uint8Array) {
+    throw new UninlinableParameterError('arrays and binary values are not inlined');
+  }
+  if (typeof value === 'object') return escapeLiteral(JSON.stringify(value));
+  throw new UninlinableParameterError(typeof value);
+}
+
+/**
+ * Replaces `$1..$n` placeholders with literals, skipping quoted strings, quoted identifiers,
+ * dollar-quoted bodies and comments, so a `$1` inside any of those is left as written.
+ */
+export function inlineParameters(text: string, parameters: readonly unknown[]): string {
+  let out = '';
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i]!;
+    const next = text[i + 1];
+    if (c === "'" || c === '"') {
+      const end = closeQuote(text, i, c);
+      out += text.slice(i, end);
+      i = end;
+    } else if (c === '-' && next === '-') {
+      const end = text.indexOf('\n', i);
+      const stop = end === -1 ? n : end;
+      out += text.slice(i, stop);
+      i = stop;
+    } else if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end === -1 ? n : end + 2;
+      out += text.slice(i, stop);
+      i = stop;
+    } else if (c === '$') {
+      const param = /^\$(\d+)/.exec(text.slice(i, i + 12));
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(text.slice(i, i + 66));
+      if (param?.[1]) {
+        const idx = Number(param[1]) - 1;
+        if (idx < 0 || idx >= parameters.length) throw new UninlinableParameterError(`no parameter $${idx + 1}`);
+        out += literal(parameters[idx]);
+        i += param[0].length;
+      } else if (tag) {
+        const end = text.indexOf(tag[0], i + tag[0].length);
+        const stop = end === -1 ? n : end + tag[0].length;
+        out += text.slice(i, stop);
+        i = stop;
+      } else {
+        out += c;
+        i++;
+      }
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+function closeQuote(text: string, start: number, q: string): number {
+  let i = start + 1;
+  while (i < text.length) {
+    if (text[i] === q) {
+      if (text[i + 1] === q) i += 2;
+      else return i + 1;
+    } else i++;
+  }
+  return text.length;
+}
+
+/** The scope settings as a statement, for prefixing. */
+export function scopePrelude(scope: SqlScope, svc: ServiceSql): string {
+  const tenant = 'tenantId' in scope ? scope.tenantId : '';
+  const platform = 'platform' in scope ? 'platform' : '';
+  return (
+    `select set_config('role', ${literal(svc.role)}, true), set_config('search_path', ${literal(svc.schema)}, true), ` +
+    `set_config('app.tenant_id', ${literal(tenant)}, true), set_config('app.scope', ${literal(platform)}, true)`
+  );
+}
+
+/** Runs one compiled read in `scope` as `svc`'s role, in one round trip; returns its rows. */
+export async function scopedRead<Row>(pool: QueryPool, scope: SqlScope, svc: ServiceSql, query: CompiledQuery<Row>): Promise<Row[]> {
+  const statement = inlineParameters(query.sql, query.parameters);
+  const results = (await pool.query(`${scopePrelude(scope, svc)};\n${statement}`)) as { rows: Row[] }[];
+  return results[1]?.rows ?? [];
+}
