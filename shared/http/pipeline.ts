@@ -15,6 +15,7 @@ import { inScope, isTransientDbError, type Placement, type ServiceSql, type SqlD
 import { ErrorResponse, type OpenApi } from './openapi.js';
 import { expectedEtag, etagHeader } from './etag.js';
 import { pageQuery, toPage, type Page } from './pagination.js';
+import { TenantRateLimiter } from './rate-limit.js';
 
 /** Per-tenant roles, weakest first. */
 export const TENANT_ROLES = ['reader', 'operator', 'admin'] as const;
@@ -145,6 +146,7 @@ const PLATFORM_TENANT: Omit<TenantAccess, 'role'> = {
 /** The app's route table. One per app instance. */
 export class HttpRoutes {
   readonly routes: RegisteredRoute[] = [];
+  private readonly limiter = new TenantRateLimiter();
 
   constructor(private readonly kernel: HttpKernel) {}
 
@@ -207,6 +209,12 @@ export class HttpRoutes {
       }
       if (access.status === 'suspended' && def.method !== 'GET' && !principal.isPlatformAdmin) {
         throw apiError('TenantSuspended', 'The tenant is suspended; only reads are allowed.');
+      }
+      const wait = principal.isPlatformAdmin ? 0 : this.limiter.take(access.tenantId, access.quotas.requestsPerMinute);
+      if (wait > 0) {
+        throw apiError('TooManyRequests', "The tenant's request rate quota is exhausted; retry later.", {
+          headers: { 'Retry-After': String(wait) },
+        });
       }
       tenant = access;
     }
