@@ -109,7 +109,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     });
     const res = await match.handler(request, context);
     const text = typeof res.body === 'string' ? res.body : undefined;
-    return { status: res.status ?? 200, headers: new Headers(res.headers as Record<string, string>), body: text ? JSON.parse(text) : undefined };
+    return { status: res.status ?? 200, headers: new Headers(res.headers), body: text ? JSON.parse(text) : undefined };
   };
 
   return {

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { sql, type Compilable, type Kysely, type Transaction } from 'kysely';
 import { scopedRead, UninlinableParameterError } from '../sql/scoped-read.js';
 import { z } from 'zod';
-import { ApiError, apiError, invalid, isApiError, notFound, type ErrorDetail } from '../errors.js';
+import type { ApiError} from '../errors.js';
+import { apiError, invalid, isApiError, notFound, type ErrorDetail } from '../errors.js';
 import type { Authenticator, Principal } from '../auth/authenticate.js';
 import { inScope, isTransientDbError, type Placement, type ServiceSql, type SqlDatabases, type SqlScope } from '../sql/database.js';
 import { ErrorResponse, type OpenApi } from './openapi.js';
@@ -381,7 +382,12 @@ function rejectNul(value: unknown, target: string): void {
     if (typeof v === 'string') {
       if (v.includes('\u0000')) throw invalid('Strings must not contain the NUL character.', path);
     } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
-    else if (v && typeof v === 'object') for (const [key, x] of Object.entries(v)) walk(key, path), walk(x, `${path}.${key}`);
+    else if (v && typeof v === 'object') {
+      for (const [key, x] of Object.entries(v)) {
+        walk(key, path);
+        walk(x, `${path}.${key}`);
+      }
+    }
   };
   walk(value, target);
 }

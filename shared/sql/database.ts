@@ -71,12 +71,11 @@ export class SqlDatabases {
   /** Every database: pooled first, then silos. Used by the migrator and maintenance timers. */
   all(): { name: string; placement: Placement; db: Kysely<any> }[] {
     return [
-      { name: 'pooled', placement: { model: 'pooled' } as Placement, db: this.forPlacement({ model: 'pooled' }) },
-      ...this.siloNames().map((name) => ({
-        name,
-        placement: { model: 'siloed', database: name } as Placement,
-        db: this.forPlacement({ model: 'siloed', database: name }),
-      })),
+      { name: 'pooled', placement: { model: 'pooled' }, db: this.forPlacement({ model: 'pooled' }) },
+      ...this.siloNames().map((name) => {
+        const placement: Placement = { model: 'siloed', database: name };
+        return { name, placement, db: this.forPlacement(placement) };
+      }),
     ];
   }
 
@@ -150,7 +149,7 @@ export async function inScope<DB, T>(
                      set_config('search_path', ${svc.schema}, true),
                      set_config('app.tenant_id', ${tenant}, true),
                      set_config('app.scope', ${platform}, true)`.execute(trx);
-    return fn(trx as unknown as Transaction<DB>);
+    return fn(trx);
   });
 }
 

@@ -43,7 +43,7 @@ export async function migrateAll(db: Kysely<any>, services: ServiceMigrations[])
     const failed = results?.find((r: MigrationResult) => r.status === 'Error');
     if (error) {
       throw new MigrationError(
-        `${svc.service}: migration ${failed?.migrationName ?? '?'} failed: ${error instanceof Error ? error.message : String(error)}`,
+        `${svc.service}: migration ${failed?.migrationName ?? '?'} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
       );
     }
     await grantServiceRole(db, svc);
@@ -59,7 +59,10 @@ function inSchema(schema: string, migrations: Record<string, Migration>): Record
     await fn(db);
   };
   return Object.fromEntries(
-    Object.entries(migrations).map(([name, m]) => [name, { up: wrap(m.up), ...(m.down ? { down: wrap(m.down) } : {}) }]),
+    Object.entries(migrations).map(([name, m]) => [
+      name,
+      { up: wrap((db) => m.up(db)), ...(m.down ? { down: wrap((db) => m.down!(db)) } : {}) },
+    ]),
   );
 }
 
