@@ -1,0 +1,72 @@
+/**
+ * The environments service's public in-process contract. Other services reach environments only
+ * through this module. Each call runs its own tenant-scoped transaction as `rp_environments` in
+ * the tenant's database: a caller's transaction runs as the caller's role and cannot read this
+ * service's schema (the boundary is enforced by the database, not only by the code).
+ */
+import type { Kernel } from '../../shared/kernel.js';
+import { inScope } from '../../shared/sql/database.js';
+import * as store from './store.js';
+import { ENVIRONMENTS_SQL, type EnvironmentRetiredListener, type RetireListeners, type TenantRef } from './service.js';
+import type { StorageTopologyDto } from './schemas.js';
+
+export type { EnvironmentRetiredListener, TenantRef } from './service.js';
+export type { StorageTopologyDto as StorageTopology } from './schemas.js';
+
+/** What other services may know of an environment. */
+export interface EnvironmentSummary {
+  id: string;
+  name: string;
+  kind: 'dev' | 'test' | 'staging' | 'prod';
+  region: string;
+  status: 'active' | 'retired';
+  retiredAt: Date | null;
+}
+
+/** What other services may ask of the environments service. */
+export interface EnvironmentsApi {
+  /** The environment in the tenant, or `undefined` when it does not exist there (other tenants' look absent). */
+  getEnvironment(tenant: TenantRef, environmentId: string): Promise<EnvironmentSummary | undefined>;
+  /** The storage topology the environment declares (for the drift worker), or `undefined` when absent. */
+  getStorageTopology(tenant: TenantRef, environmentId: string): Promise<StorageTopologyDto | undefined>;
+  /** Every retired environment of the tenant, in id order, page by page. */
+  listRetiredEnvironments(tenant: TenantRef): AsyncGenerator<{ id: string; retiredAt: Date }>;
+  /**
+   * Runs `listener` after an environment is retired (and again on every retried retire of it, so
+   * listeners must be idempotent). The composition root wires the catalog's cascade here.
+   */
+  onEnvironmentRetired(listener: EnvironmentRetiredListener): void;
+}
+
+const PAGE = 500;
+
+/** Builds the API; `listeners` is the list the retire handler notifies. */
+export function createEnvironmentsApi(kernel: Kernel, listeners: RetireListeners): EnvironmentsApi {
+  const run = <T>(tenant: TenantRef, fn: (trx: store.Tx) => Promise<T>) =>
+    inScope<store.EnvironmentsDb, T>(kernel.sql.forPlacement(tenant.placement), { tenantId: tenant.tenantId, placement: tenant.placement }, ENVIRONMENTS_SQL, fn);
+
+  return {
+    async getEnvironment(tenant, environmentId) {
+      const r = await run(tenant, (trx) => store.getEnvironment(trx, tenant.tenantId, environmentId));
+      return r
+        ? { id: r.id, name: r.name, kind: r.kind, region: r.region, status: r.retired_at ? 'retired' : 'active', retiredAt: r.retired_at }
+        : undefined;
+    },
+    async getStorageTopology(tenant, environmentId) {
+      const r = await run(tenant, (trx) => store.getEnvironment(trx, tenant.tenantId, environmentId));
+      return r?.storage_topology;
+    },
+    async *listRetiredEnvironments(tenant) {
+      let after: string | undefined;
+      for (;;) {
+        const rows = await run(tenant, (trx) => store.listRetired(trx, tenant.tenantId, after, PAGE));
+        for (const r of rows) if (r.retired_at) yield { id: r.id, retiredAt: r.retired_at };
+        if (rows.length < PAGE) return;
+        after = rows.at(-1)?.id;
+      }
+    },
+    onEnvironmentRetired(listener) {
+      listeners.add(listener);
+    },
+  };
+}
