@@ -5,13 +5,17 @@
 import type { Kernel } from '../shared/kernel.js';
 import type { ServiceMigrations } from '../shared/sql/migrator.js';
 import { tenants } from './tenants/index.js';
+import { environments } from './environments/index.js';
+import { catalog } from './catalog/index.js';
 import * as platform from './platform/index.js';
 
 /** Migrations of every service that owns a schema. */
-export const serviceMigrations: ServiceMigrations[] = [tenants.sql];
+export const serviceMigrations: ServiceMigrations[] = [tenants.sql, environments.sql, catalog.sql];
 
 /** Registers every function of the app. */
 export function registerAll(kernel: Kernel): void {
-  tenants.register(kernel);
+  const tenantsApi = tenants.register(kernel);
+  const environmentsApi = environments.register(kernel);
+  catalog.register(kernel, { tenants: tenantsApi, environments: environmentsApi });
   platform.register(kernel, serviceMigrations);
 }

@@ -1,0 +1,80 @@
+/**
+ * The catalog service's public in-process contract, and its two plug points for the services that
+ * own a service's other data (deployments, configuration, secrets, scaling, health, drift):
+ *
+ * - Reference checkers: before a retired service is purged, every registered checker is asked
+ *   which of the candidates its service still references (a running deployment, a secret binding,
+ *   a scaling policy …). A referenced service is skipped and reported, never purged.
+ * - Fact providers: the fact sheet (`GET …/services/{serviceId}/facts`) asks one provider per part.
+ *   A part with no provider is absent from the sheet (listed in `missing`), never made up.
+ *
+ * Owning services implement these against their own store and the composition root
+ * (functions/registry.ts) registers them as the services land, e.g.
+ * `catalog.addReferenceChecker('deployments', deploymentsApi.serviceReferences)`.
+ */
+import type { Kernel } from '../../shared/kernel.js';
+import { inScope } from '../../shared/sql/database.js';
+import type { CatalogPlugs } from './plugs.js';
+import type { FactPart, FactParts } from './schemas.js';
+import * as store from './store.js';
+import { CATALOG_SQL, type TenantRef } from './service.js';
+
+export type { TenantRef } from './service.js';
+export type { FactPart, FactParts } from './schemas.js';
+
+/** A service as other services see it. */
+export interface ServiceSummary {
+  serviceId: string;
+  environmentId: string;
+  name: string;
+  owner: string;
+  status: 'active' | 'retired';
+  retiredAt: Date | null;
+}
+
+/**
+ * Answers, for some retired services of one tenant, which are still referenced by the checker's
+ * service and why: a map from service id to human-readable reasons (e.g. `deployment dep_… is
+ * running`). Ids absent from the map (or with no reasons) are not referenced. Runs its own
+ * tenant-scoped transaction in `tenant.placement`. Throwing skips the whole batch (fail safe).
+ */
+export type ServiceReferenceChecker = (tenant: TenantRef, serviceIds: readonly string[]) => Promise<ReadonlyMap<string, readonly string[]>>;
+
+/**
+ * One part of a service's fact sheet, from the service that owns it: the part's current value for
+ * the service, or `null` when it has none yet (never deployed, no scaling policy …). The answer is
+ * parsed with the part's schema in schemas.ts; unknown fields are dropped.
+ */
+export type FactProvider<K extends FactPart> = (tenant: TenantRef, service: ServiceSummary) => Promise<FactParts[K] | null>;
+
+/** What other services (and the composition root) may ask of the catalog. */
+export interface CatalogApi {
+  /** The service in the tenant, or `undefined` when it does not exist there (or was purged). */
+  getService(tenant: TenantRef, serviceId: string): Promise<ServiceSummary | undefined>;
+  /** Plugs in `owner`'s reference check for the purge; one per owner. */
+  addReferenceChecker(owner: string, checker: ServiceReferenceChecker): void;
+  /** Plugs in `owner`'s provider of one fact-sheet part; one per part. */
+  addFactProvider<K extends FactPart>(part: K, owner: string, provider: FactProvider<K>): void;
+}
+
+/** A service row as the {@link ServiceSummary} other services see. */
+export function toSummary(r: Pick<store.ServiceRow, 'id' | 'environment_id' | 'name' | 'owner' | 'retired_at'>): ServiceSummary {
+  return { serviceId: r.id, environmentId: r.environment_id, name: r.name, owner: r.owner, status: r.retired_at ? 'retired' : 'active', retiredAt: r.retired_at };
+}
+
+/** Builds the API over the plug registry the handlers and the purge read. */
+export function createCatalogApi(kernel: Kernel, plugs: CatalogPlugs): CatalogApi {
+  return {
+    async getService(tenant, serviceId) {
+      const row = await inScope<store.CatalogDb, store.ServiceRow | undefined>(
+        kernel.sql.forPlacement(tenant.placement),
+        { tenantId: tenant.tenantId, placement: tenant.placement },
+        CATALOG_SQL,
+        (trx) => store.getService(trx, tenant.tenantId, serviceId),
+      );
+      return row ? toSummary(row) : undefined;
+    },
+    addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),
+    addFactProvider: (part, owner, provider) => plugs.addFactProvider(part, owner, provider),
+  };
+}

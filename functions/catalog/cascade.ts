@@ -1,0 +1,22 @@
+/**
+ * The catalog's side of retiring an environment, in its own transaction as `rp_catalog` in the
+ * tenant's database. Run by the listener the catalog registers with the environments service, and
+ * by the daily timer's repair step for any retired environment whose cascade did not complete.
+ */
+import type { Kernel } from '../../shared/kernel.js';
+import { inScope } from '../../shared/sql/database.js';
+import type * as store from './store.js';
+import { CATALOG_SQL, retireServicesOfEnvironment, type TenantRef } from './service.js';
+
+/** Retires the environment's live services; returns how many it retired (0 on a repeat). */
+export type EnvironmentCascade = (tenant: TenantRef, environmentId: string, retiredAt: Date) => Promise<number>;
+
+export function createCascade(kernel: Kernel): EnvironmentCascade {
+  return (tenant, environmentId, retiredAt) =>
+    inScope<store.CatalogDb, number>(
+      kernel.sql.forPlacement(tenant.placement),
+      { tenantId: tenant.tenantId, placement: tenant.placement },
+      CATALOG_SQL,
+      (trx) => retireServicesOfEnvironment(trx, tenant.tenantId, environmentId, retiredAt, kernel.now()),
+    );
+}

@@ -1,0 +1,189 @@
+/** HTTP handlers of the catalog service: validate (schemas), call the service, shape the response. */
+import type { Kernel } from '../../shared/kernel.js';
+import type { RouteDef, RouteContext } from '../../shared/http/pipeline.js';
+import { notFound } from '../../shared/errors.js';
+import { createdRange, decodeKeyset, keysetOf } from '../../shared/http/keyset.js';
+import { parseLabelSelector } from '../../shared/labels.js';
+import type { EnvironmentsApi } from '../environments/api.js';
+import { assembleFacts } from './facts.js';
+import type { CatalogPlugs } from './plugs.js';
+import * as store from './store.js';
+import * as schemas from './schemas.js';
+import { CATALOG_SQL, environmentRetired, patchService, registerService, retireService, toServiceDto } from './service.js';
+
+type Def = Omit<RouteDef<any, any, any>, 'name' | 'method' | 'route'>;
+type Ctx = RouteContext<any, any, any>;
+
+const TAGS = ['catalog'];
+
+/** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
+export function catalogHandlers(kernel: Kernel, environments: EnvironmentsApi, plugs: CatalogPlugs) {
+  const tenantOf = (ctx: Ctx) => ({ tenantId: ctx.tenant.tenantId, placement: ctx.tenant.placement });
+
+  /** The environment must exist in the tenant (asked of its owner, in its own transaction). */
+  const requireEnvironment = async (ctx: Ctx, environmentId: string) => {
+    const env = await environments.getEnvironment(tenantOf(ctx), environmentId);
+    if (!env) throw notFound(`Environment '${environmentId}'`, 'environmentId');
+    return env;
+  };
+
+  const listRows = (ctx: Ctx, environmentId: string | undefined) => {
+    const q = ctx.query;
+    const range = createdRange(q);
+    const labels = parseLabelSelector(q.labelSelector ?? '');
+    const after = decodeKeyset(q.skipToken, range.order);
+    return {
+      range,
+      rows: ctx.tx<store.ServiceRow[], store.CatalogDb>(CATALOG_SQL, (trx) =>
+        store.listServices(trx, ctx.tenant.tenantId, {
+          ...(environmentId !== undefined ? { environmentId } : {}),
+          status: q.status ?? 'active',
+          ...(q.owner ? { owner: q.owner } : {}),
+          ...(q.lifecycle ? { lifecycle: q.lifecycle } : {}),
+          ...(q.namePrefix ? { namePrefix: q.namePrefix } : {}),
+          labels,
+          range,
+          ...(after ? { after } : {}),
+          limit: ctx.pageSize + 1,
+        }),
+      ),
+    };
+  };
+
+  const register: Def = {
+    summary: 'Register a service in an environment (counts against the tenant quota maxServicesPerEnvironment)',
+    tags: TAGS,
+    access: { tenantRole: 'operator' },
+    params: schemas.EnvironmentParams,
+    body: { schema: schemas.RegisterService, example: schemas.REGISTER_EXAMPLE },
+    idempotent: CATALOG_SQL,
+    responses: {
+      201: { description: 'Registered', schema: schemas.Service },
+      409: { description: 'Name taken (Conflict), quota reached (QuotaExceeded) or environment retired (EnvironmentRetired)' },
+    },
+    handler: async (ctx) => {
+      const { environmentId } = ctx.params as { environmentId: string };
+      const env = await requireEnvironment(ctx, environmentId);
+      if (env.status === 'retired') throw environmentRetired(environmentId);
+      const tenant = { ...tenantOf(ctx), maxServicesPerEnvironment: ctx.tenant.quotas.maxServicesPerEnvironment };
+      const row = await ctx.tx<store.ServiceRow, store.CatalogDb>(CATALOG_SQL, (trx) => registerService(trx, tenant, environmentId, ctx.body, kernel.now()));
+      return {
+        status: 201,
+        body: toServiceDto(row),
+        etag: row.etag,
+        headers: { Location: `/api/tenants/${tenant.tenantId}/environments/${environmentId}/services/${row.id}` },
+      };
+    },
+  };
+
+  const list: Def = {
+    summary: "List an environment's services: filters, label selector, creation-time range; keyset-paginated",
+    tags: TAGS,
+    access: { tenantRole: 'reader' },
+    params: schemas.EnvironmentParams,
+    query: schemas.ListServicesQuery,
+    paged: true,
+    responses: { 200: { description: 'A page of services, by name (or by creation time when a range is given)', schema: schemas.ServiceList } },
+    handler: async (ctx) => {
+      const { environmentId } = ctx.params as { environmentId: string };
+      const { range, rows } = listRows(ctx, environmentId);
+      const page = await rows;
+      // A service row exists only in an environment of this tenant, so only an empty page needs
+      // the environments service to tell "no such environment" (404) from "no services".
+      if (page.length === 0) await requireEnvironment(ctx, environmentId);
+      return { status: 200, body: ctx.page(page, (r) => keysetOf(range.order, r), toServiceDto) };
+    },
+  };
+
+  const listTenant: Def = {
+    summary: "List the tenant's services across environments: filters, label selector, creation-time range; keyset-paginated",
+    tags: TAGS,
+    access: { tenantRole: 'reader' },
+    params: schemas.TenantParams,
+    query: schemas.ListTenantServicesQuery,
+    paged: true,
+    responses: { 200: { description: 'A page of services, by name (or by creation time when a range is given)', schema: schemas.ServiceList } },
+    handler: async (ctx) => {
+      const { range, rows } = listRows(ctx, ctx.query.environmentId);
+      return { status: 200, body: ctx.page(await rows, (r) => keysetOf(range.order, r), toServiceDto) };
+    },
+  };
+
+  const loadService = async (ctx: Ctx) => {
+    const { environmentId, serviceId } = ctx.params as { environmentId: string; serviceId: string };
+    const row = await ctx.tx<store.ServiceRow | undefined, store.CatalogDb>(CATALOG_SQL, (trx) =>
+      store.getService(trx, ctx.tenant.tenantId, serviceId, { environmentId }),
+    );
+    if (!row) throw notFound(`Service '${serviceId}'`, 'serviceId');
+    return row;
+  };
+
+  const get: Def = {
+    summary: 'Get a service',
+    tags: TAGS,
+    access: { tenantRole: 'reader' },
+    params: schemas.ServiceParams,
+    responses: { 200: { description: 'The service', schema: schemas.Service } },
+    handler: async (ctx) => {
+      const row = await loadService(ctx);
+      return { status: 200, body: toServiceDto(row), etag: row.etag };
+    },
+  };
+
+  const patch: Def = {
+    summary: 'Update a service (JSON merge patch; honours If-Match)',
+    tags: TAGS,
+    access: { tenantRole: 'operator' },
+    params: schemas.ServiceParams,
+    body: {
+      schema: schemas.PatchService,
+      example: { lifecycle: 'deprecated', labels: { tier: null, team: 'payments' } },
+      contentType: 'application/merge-patch+json',
+    },
+    responses: {
+      200: { description: 'The updated service', schema: schemas.Service },
+      409: { description: 'Name taken, or the service is retired (ServiceRetired)' },
+      412: { description: 'If-Match does not match the current ETag' },
+    },
+    handler: async (ctx) => {
+      const { environmentId, serviceId } = ctx.params as { environmentId: string; serviceId: string };
+      const row = await ctx.tx<store.ServiceRow, store.CatalogDb>(CATALOG_SQL, (trx) =>
+        patchService(trx, ctx.tenant.tenantId, environmentId, serviceId, ctx.body, ctx.ifMatch, kernel.now()),
+      );
+      return { status: 200, body: toServiceDto(row), etag: row.etag };
+    },
+  };
+
+  const retire: Def = {
+    summary: 'Retire a service (kept read-only, purged after the retention period; honours If-Match; safe to retry)',
+    tags: TAGS,
+    access: { tenantRole: 'operator' },
+    params: schemas.ServiceParams,
+    responses: {
+      200: { description: 'The retired service', schema: schemas.Service },
+      412: { description: 'If-Match does not match the current ETag' },
+    },
+    handler: async (ctx) => {
+      const { environmentId, serviceId } = ctx.params as { environmentId: string; serviceId: string };
+      const row = await ctx.tx<store.ServiceRow, store.CatalogDb>(CATALOG_SQL, (trx) =>
+        retireService(trx, ctx.tenant.tenantId, environmentId, serviceId, ctx.ifMatch, kernel.now()),
+      );
+      return { status: 200, body: toServiceDto(row), etag: row.etag };
+    },
+  };
+
+  const facts: Def = {
+    summary: "A service's fact sheet, assembled from the services that own each part",
+    tags: TAGS,
+    access: { tenantRole: 'reader' },
+    params: schemas.ServiceParams,
+    responses: { 200: { description: 'The fact sheet; parts whose owning service is not wired in are absent', schema: schemas.ServiceFacts } },
+    handler: async (ctx) => {
+      const row = await loadService(ctx);
+      const body = await assembleFacts(plugs, tenantOf(ctx), row, kernel.now(), (m) => ctx.invocation.warn(m));
+      return { status: 200, body };
+    },
+  };
+
+  return { register, list, listTenant, get, patch, retire, facts };
+}
