@@ -111,6 +111,7 @@ export function parseLabelSelector(input: string, target = 'labelSelector'): Lab
     if (m) return { op: 'notexists', key: key(m[1] ?? '') };
     m = /^([^\s!=(),]+)\s+(in|notin)\s*\(([^()]*)\)$/.exec(part);
     if (m) {
+      if ((m[3] ?? '').trim() === '') throw bad('a set needs at least one value');
       const values = (m[3] ?? '').split(',').map((v) => value(v.trim()));
       if (values.length > MAX_SET_VALUES) throw bad(`at most ${MAX_SET_VALUES} values in a set`);
       return { op: m[2] === 'in' ? 'in' : 'notin', key: key(m[1] ?? ''), values };
