@@ -250,9 +250,12 @@ export async function serveFunctionsApp(app: FunctionsApp, options: ServeOptions
     headers['x-forwarded-host'] = req.headers.host ?? `${hostname}:${port}`;
     headers['x-forwarded-proto'] = 'http';
     let answered = false;
+    let onAnswer: () => void = () => undefined;
+    const answer = new Promise<void>((resolve) => (onAnswer = resolve));
     const proxyReq = http.request(target, { method: req.method, headers });
     proxyReq.on('response', (proxyRes) => {
       answered = true;
+      onAnswer();
       const raw: string[] = [];
       for (let i = 0; i + 1 < proxyRes.rawHeaders.length; i += 2) {
         const name = proxyRes.rawHeaders[i] ?? '';
@@ -269,23 +272,24 @@ export async function serveFunctionsApp(app: FunctionsApp, options: ServeOptions
     });
     req.pipe(proxyReq);
     request.inputData = [{ name: fn.trigger.name, data: { http: {} } }, ...extraInputs(fn)];
+    let failed = false;
     try {
       await run(fn, { ...request, invocationId }, programmaticReason);
     } catch {
-      if (!answered) {
-        proxyReq.destroy();
-        if (!res.headersSent) {
-          res.statusCode = 500;
-          res.end();
-        }
-      }
-      return;
+      failed = true;
+    }
+    if (!failed && !answered) {
+      // The library has written its response to the proxy by now; it is on its way over loopback.
+      // A function that returned nothing sends none, hence the bound on the wait.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([answer, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+      clearTimeout(timer);
     }
     if (!answered) {
-      // The function returned no response: nothing will come back through the proxy.
       proxyReq.destroy();
       if (!res.headersSent) {
-        res.statusCode = 204;
+        res.statusCode = failed ? 500 : 204;
+        res.setHeader('content-length', 0);
         res.end();
       }
     }
