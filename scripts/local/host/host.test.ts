@@ -210,6 +210,10 @@ describe('startHost (child process, real port)', () => {
     }, 'the admin-invoked timer');
     expect(after.lastTimer).toMatchObject({ isPastDue: false, schedule: { adjustForDST: true } });
     expect((await fetch(`${host.url}/admin/functions/nope`, { method: 'POST' })).status).toBe(404);
+
+    // A timer with a durable client input (df.app.client.timer) gets the client binding too.
+    expect((await fetch(`${host.url}/admin/functions/nightlyStart`, { method: 'POST' })).status).toBe(202);
+    expect((await settled('nightly')).output).toMatchObject({ loud: 'HELLO, NIGHT' });
   });
 
   it('runs an orchestration started through the real durable client to completion', async () => {

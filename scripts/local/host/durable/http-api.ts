@@ -254,7 +254,7 @@ export async function handleDurableRequest(hub: LocalTaskHub, connectionName: st
             runtimeStatus: parseStatuses(request.query),
             instanceIdPrefix: request.query.get('instanceIdPrefix') ?? undefined,
           });
-          const showInput = parseBool(request.query.get('showInput')) ?? false;
+          const showInput = parseBool(request.query.get('showInput')) ?? true;
           return json(
             200,
             list.map((i) => statusPayload(i, { showInput })),

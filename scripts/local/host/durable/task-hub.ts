@@ -492,7 +492,7 @@ export class LocalTaskHub {
         },
         `OrchestratorStarted for instance ${instance.instanceId}`,
       );
-      state = JSON.parse(typedDataToJson(response.returnValue)) as OrchestratorStateJson;
+      state = (JSON.parse(typedDataToJson(response.returnValue)) as OrchestratorStateJson | null) ?? {};
     } catch (error) {
       // The SDK appends its state to the error message; like the extension, report the state's
       // `error` (the user's exception message) rather than the text before the marker.
@@ -624,13 +624,13 @@ export class LocalTaskHub {
 
   #scheduleActivity(instance: Instance, action: ActionJson, id: number, now: Date, outputs: HistoryEvent[], deferred: (() => void)[]): void {
     const name = action.functionName ?? '';
-    const inputJson = preSerializedInput(action.input);
-    outputs.push(historyEvent('TaskScheduled', now, { Name: name, Version: '', Input: inputJson }, id));
+    const inputJson = action.input === undefined ? undefined : preSerializedInput(action.input);
+    outputs.push(historyEvent('TaskScheduled', now, { Name: name, Version: '', Input: inputJson ?? null }, id));
     const executionId = instance.executionId;
     deferred.push(() => void this.#runActivity(instance, executionId, name, inputJson, id));
   }
 
-  async #runActivity(instance: Instance, executionId: string, name: string, inputJson: string, id: number): Promise<void> {
+  async #runActivity(instance: Instance, executionId: string, name: string, inputJson: string | undefined, id: number): Promise<void> {
     const fn = this.#host.getFunction(name);
     let completion: HistoryEvent;
     if (!fn || fn.trigger.type.toLowerCase() !== 'activitytrigger') {
@@ -645,7 +645,7 @@ export class LocalTaskHub {
         const response = await this.#host.run(
           fn,
           {
-            inputData: [{ name: fn.trigger.name, data: { string: inputJson } }],
+            inputData: [{ name: fn.trigger.name, data: inputJson === undefined ? undefined : { string: inputJson } }],
             triggerMetadata: { instanceId: { string: instance.instanceId } },
           },
           `TaskEventId ${id} of instance ${instance.instanceId}`,
