@@ -107,7 +107,7 @@ export interface StackLock {
 
 const LOCK_FILE = 'stack.lock';
 const SERVICE_NAMES: Record<keyof StackPorts, string> = {
-  postgres: 'PostgreSQL (PGlite)',
+  postgres: 'PostgreSQL, PGlite',
   blob: 'Azurite Blob',
   queue: 'Azurite Queue',
   table: 'Azurite Table',
