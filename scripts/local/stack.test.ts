@@ -39,6 +39,7 @@ beforeAll(async () => {
     ports: ALL_PORTS_FREE,
     postgres: 'pglite',
     localSettingsFile: join(dir, 'local.settings.json'),
+    log: () => undefined,
   });
   ca = await readFile(stack.env.NODE_EXTRA_CA_CERTS ?? '', 'utf8');
 });
@@ -132,7 +133,13 @@ describe('local stack', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const attempt = startStack({ stateDir: join(dir, 'other'), persistent: false, ports: { ...ALL_PORTS_FREE, cosmos: port }, postgres: 'pglite' });
+      const attempt = startStack({
+        stateDir: join(dir, 'other'),
+        persistent: false,
+        ports: { ...ALL_PORTS_FREE, cosmos: port },
+        postgres: 'pglite',
+        log: () => undefined,
+      });
       await expect(attempt).rejects.toMatchObject({ code: 'PORT_IN_USE', port });
       await expect(attempt).rejects.toThrow(new RegExp(`Port ${port} \\(Cosmos DB stand-in\\) is already in use\\. Another local stack may be running`));
     } finally {

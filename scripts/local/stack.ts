@@ -71,7 +71,7 @@ export interface StackOptions {
    * Default `local.settings.json` when persistent, none otherwise.
    */
   localSettingsFile?: string | false;
-  /** Progress lines. */
+  /** Where the stand-ins' addresses and warnings go. Default: stdout. */
   log?: (line: string) => void;
 }
 
@@ -123,7 +123,7 @@ const HOST = '127.0.0.1';
  * the same state directory. On failure, whatever had started is stopped again.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const log = options.log ?? (() => undefined);
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const persistent = options.persistent ?? true;
   const stateDir = resolve(options.stateDir ?? '.local');
   const wanted: StackPorts = { ...DEFAULT_PORTS, ...options.ports };
