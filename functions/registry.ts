@@ -1,21 +1,18 @@
 /**
- * Every service, in dependency order. The composition root registers them; the migrate command
- * applies their migrations. Adding a service means adding it here.
+ * Every service's functions, registered at import with their metadata only (light: nothing here
+ * imports a handler, the kernel or the SQL layer). Adding a service means adding it here, in
+ * `migrations.ts` and, if it wires into others, in `wiring.ts`.
  */
-import type { Kernel } from '../shared/kernel.js';
-import type { ServiceMigrations } from '../shared/sql/migrator.js';
-import { tenants } from './tenants/index.js';
-import { environments } from './environments/index.js';
-import { catalog } from './catalog/index.js';
+import type { Registrar } from '../shared/registrar.js';
+import * as tenants from './tenants/index.js';
+import * as environments from './environments/index.js';
+import * as catalog from './catalog/index.js';
 import * as platform from './platform/index.js';
 
-/** Migrations of every service that owns a schema. */
-export const serviceMigrations: ServiceMigrations[] = [tenants.sql, environments.sql, catalog.sql];
-
 /** Registers every function of the app. */
-export function registerAll(kernel: Kernel): void {
-  const tenantsApi = tenants.register(kernel);
-  const environmentsApi = environments.register(kernel);
-  catalog.register(kernel, { tenants: tenantsApi, environments: environmentsApi });
-  platform.register(kernel, serviceMigrations);
+export function registerAll(r: Registrar): void {
+  tenants.register(r);
+  environments.register(r);
+  catalog.register(r);
+  platform.register(r);
 }

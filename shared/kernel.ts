@@ -5,7 +5,7 @@
  */
 import type { Settings } from './settings.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticate.js';
-import { SqlDatabases } from './sql/database.js';
+import { SqlDatabases, type ServiceSql } from './sql/database.js';
 import { OpenApi } from './http/openapi.js';
 import { HttpRoutes, type TenantAccessPort } from './http/pipeline.js';
 import { AzureClients } from './clients.js';
@@ -23,7 +23,12 @@ export interface Kernel {
   tenantAccess: TenantAccessPort;
   /** Injected clock, so retention and purge logic is testable. */
   now(): Date;
+  /** Every service's outbox (schema and role), for the publisher; set by the wiring. */
+  outboxes: ServiceSql[];
+  /** Loads every route's implementation (set by the registrar; the OpenAPI document needs them all). */
+  loadAllRoutes(): Promise<void>;
 }
+
 
 /** A service as the composition root sees it. */
 export interface ServiceModule {
@@ -48,6 +53,8 @@ export function createKernel(settings: Settings, opts: { now?: () => Date } = {}
       resolve: () => Promise.reject(new Error('tenant access is not wired; register the tenants service first')),
     },
     now: opts.now ?? (() => new Date()),
+    loadAllRoutes: async () => undefined,
+    outboxes: [],
     routes: undefined as unknown as HttpRoutes,
   };
   kernel.routes = new HttpRoutes({

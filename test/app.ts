@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
 import { loadSettings } from '../shared/settings.js';
-import { registerAll, serviceMigrations } from '../functions/registry.js';
+import { registerAll } from '../functions/registry.js';
+import { serviceMigrations } from '../functions/migrations.js';
+import { wire } from '../functions/wiring.js';
+import { Registrar } from '../shared/registrar.js';
 import { sql } from 'kysely';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
@@ -35,6 +38,7 @@ export interface CallResult {
 
 export interface TestApp {
   kernel: Kernel;
+  registrar: Registrar;
   db: TestDatabase;
   silos: Record<string, TestDatabase>;
   /** Calls `METHOD /api/<path>` through the registered function. */
@@ -73,8 +77,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     ...opts.env,
   };
   await runMigrations(env);
-  const kernel = createKernel(loadSettings(env), opts.now ? { now: opts.now } : {});
-  registerAll(kernel);
+  const kernel = wire(createKernel(loadSettings(env), opts.now ? { now: opts.now } : {}));
+  const registrar = new Registrar(async () => kernel);
+  registerAll(registrar);
+  await registrar.loadAll();
 
   const token: TestApp['token'] = (sub, o = {}) =>
     mintDevToken(keys, { subject: sub, audience: kernel.settings.auth.audience, ...o });
@@ -114,6 +120,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
 
   return {
     kernel,
+    registrar,
     db,
     silos,
     call,

@@ -4,6 +4,8 @@ import { startTestApp, type TestApp } from './app.js';
 import { createKernel } from '../shared/kernel.js';
 import { loadSettings, SettingsError } from '../shared/settings.js';
 import { registerAll } from '../functions/registry.js';
+import { wire } from '../functions/wiring.js';
+import { Registrar } from '../shared/registrar.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -15,8 +17,10 @@ describe('error model', () => {
   it('answers 503 with Retry-After when the database is down', async () => {
     // Same app, but its database is a port nothing listens on.
     const env = { SQL_CONNECTION_STRING: 'postgres://postgres@127.0.0.1:1/none', AUTH_MODE: 'dev', AUTH_DEV_KEY_FILE: t.kernel.settings.auth.devKeyFile };
-    const kernel = createKernel(loadSettings(env));
-    registerAll(kernel);
+    const kernel = wire(createKernel(loadSettings(env)));
+    const registrar = new Registrar(async () => kernel);
+    registerAll(registrar);
+    await registrar.loadAll();
     const route = kernel.routes.routes.find((r) => r.name === 'tenantGet')!;
     const { HttpRequest, InvocationContext } = (await import('@azure/functions')).default;
     const res = await route.handler(

@@ -23,12 +23,24 @@ export interface TenantsApi extends TenantAccessPort {
 
 const MAX_CACHE_ENTRIES = 10_000;
 
+const apis = new WeakMap<Kernel, TenantsApi>();
+
+/** The tenants API of this app instance (one per kernel, so its cache is shared by every caller). */
+export function tenantsApi(kernel: Kernel): TenantsApi {
+  let api = apis.get(kernel);
+  if (!api) {
+    api = createTenantsApi(kernel);
+    apis.set(kernel, api);
+  }
+  return api;
+}
+
 /**
  * Builds the API. Access answers are cached per (principal, tenant) for `TENANT_CACHE_TTL_MS`
  * (default 5 s): a removed member or a suspension is seen by every instance within that time, and
  * at once by the instance that made the change.
  */
-export function createTenantsApi(kernel: Kernel): TenantsApi {
+function createTenantsApi(kernel: Kernel): TenantsApi {
   const cache = new Map<string, { value: TenantAccess | null; expires: number }>();
   const ttl = kernel.settings.tenantCacheTtlMs;
   const pooled = { model: 'pooled' } as const;

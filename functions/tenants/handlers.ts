@@ -1,21 +1,22 @@
 /** HTTP handlers of the tenants service: validate (schemas), call the service, shape the response. */
 import type { Kernel } from '../../shared/kernel.js';
-import type { RouteDef } from '../../shared/http/pipeline.js';
+import type { RouteImpl } from '../../shared/http/pipeline.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
 import { notFound } from '../../shared/errors.js';
 import { z } from '../../shared/http/openapi.js';
 import * as store from './store.js';
 import * as schemas from './schemas.js';
 import { TENANTS_SQL, createTenant, patchTenant, removeMember, setMember, toMemberDto, toTenantDto } from './service.js';
-import type { TenantsApi } from './api.js';
+import { tenantsApi } from './api.js';
 
-type Def = Omit<RouteDef<any, any, any>, 'name' | 'method' | 'route'>;
+type Def = RouteImpl;
 
 const TenantList = schemas.list(schemas.Tenant, 'TenantList');
 const MemberList = schemas.list(schemas.Member, 'TenantMemberList');
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
-export function tenantHandlers(kernel: Kernel, api: TenantsApi) {
+export function tenantHandlers(kernel: Kernel) {
+  const api = tenantsApi(kernel);
   const siloExists = (name: string) => kernel.sql.hasSilo(name);
 
   const create: Def = {

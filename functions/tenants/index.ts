@@ -9,27 +9,20 @@
  *   GET    /api/tenants/{tenantId}/members                tenantMemberList    tenant admin
  *   PUT    /api/tenants/{tenantId}/members/{principalId}  tenantMemberPut     tenant admin
  *   DELETE /api/tenants/{tenantId}/members/{principalId}  tenantMemberDelete  tenant admin
+ *
+ * Handlers load on first use (see shared/registrar.ts).
  */
-import type { Kernel, ServiceModule } from '../../shared/kernel.js';
-import { createTenantsApi, type TenantsApi } from './api.js';
-import { tenantHandlers } from './handlers.js';
-import { migrations } from './migrations/index.js';
-import { TENANTS_SQL } from './service.js';
+import type { Kernel } from '../../shared/kernel.js';
+import type { Registrar } from '../../shared/registrar.js';
 
-/** Registers the tenants functions and wires the kernel's tenant access check to this service. */
-export function register(kernel: Kernel): TenantsApi {
-  const api = createTenantsApi(kernel);
-  kernel.tenantAccess = api;
-  const h = tenantHandlers(kernel, api);
-  const r = kernel.routes;
-  r.define({ name: 'tenantCreate', method: 'POST', route: 'tenants', ...h.create });
-  r.define({ name: 'tenantList', method: 'GET', route: 'tenants', ...h.list });
-  r.define({ name: 'tenantGet', method: 'GET', route: 'tenants/{tenantId}', ...h.get });
-  r.define({ name: 'tenantPatch', method: 'PATCH', route: 'tenants/{tenantId}', ...h.patch });
-  r.define({ name: 'tenantMemberList', method: 'GET', route: 'tenants/{tenantId}/members', ...h.listMembers });
-  r.define({ name: 'tenantMemberPut', method: 'PUT', route: 'tenants/{tenantId}/members/{principalId}', ...h.putMember });
-  r.define({ name: 'tenantMemberDelete', method: 'DELETE', route: 'tenants/{tenantId}/members/{principalId}', ...h.deleteMember });
-  return api;
+const h = (k: Kernel) => import('./handlers.js').then((m) => m.tenantHandlers(k));
+
+export function register(r: Registrar): void {
+  r.http('tenantCreate', 'POST', 'tenants', async (k) => (await h(k)).create);
+  r.http('tenantList', 'GET', 'tenants', async (k) => (await h(k)).list);
+  r.http('tenantGet', 'GET', 'tenants/{tenantId}', async (k) => (await h(k)).get);
+  r.http('tenantPatch', 'PATCH', 'tenants/{tenantId}', async (k) => (await h(k)).patch);
+  r.http('tenantMemberList', 'GET', 'tenants/{tenantId}/members', async (k) => (await h(k)).listMembers);
+  r.http('tenantMemberPut', 'PUT', 'tenants/{tenantId}/members/{principalId}', async (k) => (await h(k)).putMember);
+  r.http('tenantMemberDelete', 'DELETE', 'tenants/{tenantId}/members/{principalId}', async (k) => (await h(k)).deleteMember);
 }
-
-export const tenants = { sql: { ...TENANTS_SQL, migrations }, register } satisfies ServiceModule;

@@ -110,6 +110,9 @@ export interface RouteDef<P extends AnyObject, Q extends AnyObject, B extends z.
   handler(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
 }
 
+/** What a service's handlers module provides for one route; its name, method and route are in `index.ts`. */
+export type RouteImpl = Omit<RouteDef<any, any, any>, 'name' | 'method' | 'route'>;
+
 /** A route as registered: the wiring and the composed handler. */
 export interface RegisteredRoute {
   name: string;
@@ -151,10 +154,23 @@ export class HttpRoutes {
 
   constructor(private readonly kernel: HttpKernel) {}
 
-  /** Declares a route: registers the function with the Functions host and the OpenAPI path. */
-  define<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(def: RouteDef<P, Q, B>): void {
+  /**
+   * Adds a route to the table and the OpenAPI document and returns its composed handler. The
+   * Functions registration itself is the registrar's (`shared/registrar.ts`), done at import with
+   * a handler that loads the route on first use.
+   */
+  add<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(def: RouteDef<P, Q, B>): RegisteredRoute['handler'] {
+    const existing = this.routes.find((r) => r.name === def.name);
+    if (existing) return existing.handler;
     const handler = this.compose(def);
     this.routes.push({ name: def.name, method: def.method, route: def.route, access: def.access, handler });
+    this.document(def);
+    return handler;
+  }
+
+  /** Adds a route and registers it with the Functions host at once (tests, ad-hoc routes). */
+  define<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(def: RouteDef<P, Q, B>): void {
+    const handler = this.add(def);
     app.http(def.name, {
       methods: [def.method],
       route: def.route,
@@ -162,7 +178,6 @@ export class HttpRoutes {
       handler,
       ...(def.extraInputs ? { extraInputs: def.extraInputs } : {}),
     });
-    this.document(def);
   }
 
   private compose<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(def: RouteDef<P, Q, B>) {

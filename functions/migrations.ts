@@ -1,0 +1,5 @@
+/** Every service that owns a schema, with its migrations, in dependency order (for `npm run migrate`). */
+import type { ServiceMigrations } from '../shared/sql/migrator.js';
+import { tenantsSql } from './tenants/sql.js';
+
+export const serviceMigrations: ServiceMigrations[] = [tenantsSql];

@@ -1,0 +1,13 @@
+/**
+ * Runtime wiring, done once when the kernel boots (on the first invocation): the services' public
+ * APIs plugged into the kernel and into each other.
+ */
+import type { Kernel } from '../shared/kernel.js';
+import { tenantsApi } from './tenants/api.js';
+import { serviceMigrations } from './migrations.js';
+
+export function wire(kernel: Kernel): Kernel {
+  kernel.tenantAccess = tenantsApi(kernel);
+  kernel.outboxes = serviceMigrations;
+  return kernel;
+}
