@@ -10,7 +10,7 @@
  * instance, every export visible), so named imports work in Azure as they do under vitest.
  */
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -48,21 +48,60 @@ const requireInterop: Plugin = {
   },
 };
 
+/**
+ * Packages left to node_modules: the Azure SDKs and Application Insights are large and imported
+ * lazily (first use), so bundling them would only grow the chunks; `pg-native` is an optional
+ * peer `pg` probes for. Everything else (zod, kysely, pg, jose, …) is bundled: one file to
+ * compile is much faster to load than hundreds of package files.
+ */
+const lazyExternals: Plugin = {
+  name: 'lazy-externals',
+  setup(b) {
+    // Runs after require-interop, which has already taken @azure/functions.
+    b.onResolve({ filter: /^(@azure\/|applicationinsights$|pg-native$)/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+/**
+ * zod re-exports every message locale (`z.locales.*`, most of its size); the app speaks English
+ * only, and the settings module loads zod at start-up, so only the English locale is bundled.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: path.join(path.dirname(args.importer), args.path), namespace: 'zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 /** Bundles an app entry with esbuild. Throws when the entry is missing or does not compile. */
 export async function buildApp(options: BuildAppOptions = {}): Promise<BuildAppResult> {
   const entry = path.resolve(root, options.entry ?? 'main.ts');
   const outfile = path.resolve(root, options.outfile ?? 'dist/main.js');
   if (!existsSync(entry)) throw new Error(`Entry point ${entry} does not exist`);
+  rmSync(path.join(path.dirname(outfile), 'chunks'), { recursive: true, force: true });
   const result = await build({
     entryPoints: [entry],
-    outfile,
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     sourcemap: true,
-    packages: 'external',
-    plugins: [requireInterop],
+    // Code behind a dynamic import (the kernel, handlers, the SQL layer) goes to chunks that load on
+    // first use, so the cold import reads only what registration needs (docs/performance.md).
+    splitting: true,
+    outdir: path.dirname(outfile),
+    entryNames: path.basename(outfile, '.js'),
+    chunkNames: 'chunks/[name]-[hash]',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    plugins: [requireInterop, lazyExternals, zodEnglishOnly],
     // esbuild's require shim uses a `require` in scope; ESM has none, so make one.
     banner: { js: "import { createRequire as __rpCreateRequire } from 'node:module';\nconst require = __rpCreateRequire(import.meta.url);" },
     metafile: true,
