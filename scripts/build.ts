@@ -1,8 +1,9 @@
 /**
  * `npm run build`: bundles the composition root `main.ts` into `dist/main.js` (package.json
- * `main`), ESM for Node 20, with a source map. Every npm package stays external: `@azure/functions`
- * and `durable-functions` must be the single instances the Functions worker (or the local host's
- * `@azure/functions-core` stand-in) hooks into, and node_modules ships with the app anyway.
+ * `main`) plus lazily loaded chunks, ESM for Node 20, with source maps. `@azure/functions` and
+ * `durable-functions` always stay external: they must be the single instances the Functions worker
+ * (or the local host's `@azure/functions-core` stand-in) hooks into. Which other packages stay in
+ * node_modules is decided below (`lazyExternals`); the rest is bundled.
  *
  * Those two packages are CommonJS, and Node's ESM loader only sees the named exports its lexer can
  * find: `import { HttpResponse } from '@azure/functions'` fails at load time (4.16 exposes `app`
