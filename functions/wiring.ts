@@ -4,10 +4,14 @@
  */
 import type { Kernel } from '../shared/kernel.js';
 import { tenantsApi } from './tenants/api.js';
+import { environmentsApi } from './environments/api.js';
+import { catalogApi } from './catalog/api.js';
 import { serviceMigrations } from './migrations.js';
 
 export function wire(kernel: Kernel): Kernel {
   kernel.tenantAccess = tenantsApi(kernel);
   kernel.outboxes = serviceMigrations;
+  // Retiring an environment retires its services (the catalog's cascade, in its own transaction).
+  environmentsApi(kernel).onEnvironmentRetired(async (tenant, id, at) => void (await catalogApi(kernel).retireServicesOfEnvironment(tenant, id, at)));
   return kernel;
 }

@@ -8,13 +8,14 @@
  * - Fact providers: the fact sheet (`GET …/services/{serviceId}/facts`) asks one provider per part.
  *   A part with no provider is absent from the sheet (listed in `missing`), never made up.
  *
- * Owning services implement these against their own store and the composition root
- * (functions/registry.ts) registers them as the services land, e.g.
- * `catalog.addReferenceChecker('deployments', deploymentsApi.serviceReferences)`.
+ * Owning services implement these against their own store, and functions/wiring.ts registers
+ * them as the services land, e.g.
+ * `catalogApi(kernel).addReferenceChecker('deployments', deploymentsApi(kernel).serviceReferences)`.
  */
 import type { Kernel } from '../../shared/kernel.js';
 import { inScope } from '../../shared/sql/database.js';
-import type { CatalogPlugs } from './plugs.js';
+import { createCascade } from './cascade.js';
+import { catalogPlugs } from './plugs.js';
 import type { FactPart, FactParts } from './schemas.js';
 import * as store from './store.js';
 import { CATALOG_SQL, type TenantRef } from './service.js';
@@ -55,6 +56,12 @@ export interface CatalogApi {
   addReferenceChecker(owner: string, checker: ServiceReferenceChecker): void;
   /** Plugs in `owner`'s provider of one fact-sheet part; one per part. */
   addFactProvider<K extends FactPart>(part: K, owner: string, provider: FactProvider<K>): void;
+  /**
+   * Retires every live service of a retired environment, with the environment's retirement time,
+   * and records the environment as retired so no registration gets in afterwards. Idempotent;
+   * returns how many services it retired. Wired to the environments service's retire listener.
+   */
+  retireServicesOfEnvironment(tenant: TenantRef, environmentId: string, retiredAt: Date): Promise<number>;
 }
 
 /** A service row as the {@link ServiceSummary} other services see. */
@@ -62,8 +69,20 @@ export function toSummary(r: Pick<store.ServiceRow, 'id' | 'environment_id' | 'n
   return { serviceId: r.id, environmentId: r.environment_id, name: r.name, owner: r.owner, status: r.retired_at ? 'retired' : 'active', retiredAt: r.retired_at };
 }
 
-/** Builds the API over the plug registry the handlers and the purge read. */
-export function createCatalogApi(kernel: Kernel, plugs: CatalogPlugs): CatalogApi {
+const apis = new WeakMap<Kernel, CatalogApi>();
+
+/** The catalog API of this app instance (one per kernel, so its plug registry is shared). */
+export function catalogApi(kernel: Kernel): CatalogApi {
+  let api = apis.get(kernel);
+  if (!api) {
+    api = createCatalogApi(kernel);
+    apis.set(kernel, api);
+  }
+  return api;
+}
+
+function createCatalogApi(kernel: Kernel): CatalogApi {
+  const plugs = catalogPlugs(kernel);
   return {
     async getService(tenant, serviceId) {
       const row = await inScope<store.CatalogDb, store.ServiceRow | undefined>(
@@ -76,5 +95,6 @@ export function createCatalogApi(kernel: Kernel, plugs: CatalogPlugs): CatalogAp
     },
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),
     addFactProvider: (part, owner, provider) => plugs.addFactProvider(part, owner, provider),
+    retireServicesOfEnvironment: createCascade(kernel),
   };
 }

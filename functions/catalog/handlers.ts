@@ -1,23 +1,25 @@
 /** HTTP handlers of the catalog service: validate (schemas), call the service, shape the response. */
 import type { Kernel } from '../../shared/kernel.js';
-import type { RouteDef, RouteContext } from '../../shared/http/pipeline.js';
+import type { RouteContext, RouteImpl } from '../../shared/http/pipeline.js';
 import { notFound } from '../../shared/errors.js';
 import { createdRange, decodeKeyset, keysetOf } from '../../shared/http/keyset.js';
 import { parseLabelSelector } from '../../shared/labels.js';
-import type { EnvironmentsApi } from '../environments/api.js';
+import { environmentsApi } from '../environments/api.js';
 import { assembleFacts } from './facts.js';
-import type { CatalogPlugs } from './plugs.js';
+import { catalogPlugs } from './plugs.js';
 import * as store from './store.js';
 import * as schemas from './schemas.js';
 import { CATALOG_SQL, environmentRetired, patchService, registerService, retireService, toServiceDto } from './service.js';
 
-type Def = Omit<RouteDef<any, any, any>, 'name' | 'method' | 'route'>;
+type Def = RouteImpl;
 type Ctx = RouteContext<any, any, any>;
 
 const TAGS = ['catalog'];
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
-export function catalogHandlers(kernel: Kernel, environments: EnvironmentsApi, plugs: CatalogPlugs) {
+export function catalogHandlers(kernel: Kernel) {
+  const environments = environmentsApi(kernel);
+  const plugs = catalogPlugs(kernel);
   const tenantOf = (ctx: Ctx) => ({ tenantId: ctx.tenant.tenantId, placement: ctx.tenant.placement });
 
   /** The environment must exist in the tenant (asked of its owner, in its own transaction). */

@@ -25,8 +25,9 @@
  *   the catalog's own record of retired environments, which the cascade writes under that lock.
  *   Either the cascade runs first (the registration sees the record: 409), or the registration
  *   commits first (the cascade, waiting on the lock, then retires the new service too).
- * - Retiring an environment retires its services: the catalog registers a listener with the
- *   environments API (no import cycle: environments never imports the catalog). If the process
+ * - Retiring an environment retires its services: functions/wiring.ts plugs the catalog's
+ *   `retireServicesOfEnvironment` into the environments API's retire listener (no import cycle:
+ *   environments never imports the catalog). If the process
  *   dies between the two transactions, retrying the environment retire, or the daily timer's
  *   repair step, completes the cascade. Services are retired, never deleted early.
  * - Quota: `maxServicesPerEnvironment` live services, counted under the same per-environment lock
@@ -39,58 +40,30 @@
  * - Roles: reads need `reader`; register, update and retire of a service need `operator` (a service
  *   retire is undone by registering again and its data stays 90 days).
  */
-import { app } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
-import type { ServiceMigrations } from '../../shared/sql/migrator.js';
-import type { EnvironmentsApi } from '../environments/api.js';
-import type { TenantsApi } from '../tenants/api.js';
-import { createCatalogApi, type CatalogApi } from './api.js';
-import { createCascade } from './cascade.js';
-import { catalogHandlers } from './handlers.js';
-import { migrations } from './migrations/index.js';
-import { CatalogPlugs } from './plugs.js';
-import { createPurge, purgeTimerHandler } from './purge.js';
-import { CATALOG_SQL } from './service.js';
+import type { Registrar } from '../../shared/registrar.js';
 
 /** Daily at 02:30 UTC (NCRONTAB, with seconds). */
 export const PURGE_SCHEDULE = '0 30 2 * * *';
 
-/** The services the catalog depends on, through their public APIs. */
-export interface CatalogDeps {
-  tenants: Pick<TenantsApi, 'listTenants'>;
-  environments: EnvironmentsApi;
-}
+const h = (k: Kernel) => import('./handlers.js').then((m) => m.catalogHandlers(k));
 
-/** Registers the catalog functions, wires the environment-retire cascade, returns the API. */
-export function register(kernel: Kernel, deps: CatalogDeps): CatalogApi {
-  const plugs = new CatalogPlugs();
-  const api = createCatalogApi(kernel, plugs);
-  const cascade = createCascade(kernel);
-  deps.environments.onEnvironmentRetired(async (tenant, environmentId, retiredAt) => {
-    await cascade(tenant, environmentId, retiredAt);
-  });
-
-  const h = catalogHandlers(kernel, deps.environments, plugs);
-  const r = kernel.routes;
+/** Registers the catalog functions (implementations load on first use, see shared/registrar.ts). */
+export function register(r: Registrar): void {
   const services = 'tenants/{tenantId}/environments/{environmentId}/services';
   const one = `${services}/{serviceId}`;
-  r.define({ name: 'catalogServiceRegister', method: 'POST', route: services, ...h.register });
-  r.define({ name: 'catalogServiceList', method: 'GET', route: services, ...h.list });
-  r.define({ name: 'catalogServiceListAll', method: 'GET', route: 'tenants/{tenantId}/services', ...h.listTenant });
-  r.define({ name: 'catalogServiceGet', method: 'GET', route: one, ...h.get });
-  r.define({ name: 'catalogServicePatch', method: 'PATCH', route: one, ...h.patch });
-  r.define({ name: 'catalogServiceRetire', method: 'POST', route: `${one}/retire`, ...h.retire });
-  r.define({ name: 'catalogServiceFacts', method: 'GET', route: `${one}/facts`, ...h.facts });
-
-  const purge = createPurge({ kernel, tenants: deps.tenants, environments: deps.environments, plugs, cascade });
-  const onTimer = purgeTimerHandler(purge);
-  app.timer('catalogPurgeRetired', {
-    schedule: PURGE_SCHEDULE,
-    handler: async (timer, context) => {
-      await onTimer(timer, context);
-    },
+  r.http('catalogServiceRegister', 'POST', services, async (k) => (await h(k)).register);
+  r.http('catalogServiceList', 'GET', services, async (k) => (await h(k)).list);
+  r.http('catalogServiceListAll', 'GET', 'tenants/{tenantId}/services', async (k) => (await h(k)).listTenant);
+  r.http('catalogServiceGet', 'GET', one, async (k) => (await h(k)).get);
+  r.http('catalogServicePatch', 'PATCH', one, async (k) => (await h(k)).patch);
+  r.http('catalogServiceRetire', 'POST', `${one}/retire`, async (k) => (await h(k)).retire);
+  r.http('catalogServiceFacts', 'GET', `${one}/facts`, async (k) => (await h(k)).facts);
+  r.timer('catalogPurgeRetired', PURGE_SCHEDULE, async (k) => {
+    const { purgeRetiredServices, purgeTimerHandler } = await import('./purge.js');
+    const run = purgeTimerHandler((opts) => purgeRetiredServices(k, opts));
+    return async (timer, context) => {
+      await run(timer, context);
+    };
   });
-  return api;
 }
-
-export const catalog = { sql: { ...CATALOG_SQL, migrations } satisfies ServiceMigrations, register };

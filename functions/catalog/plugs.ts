@@ -29,3 +29,15 @@ export class CatalogPlugs {
     return this.providers.get(part);
   }
 }
+
+const plugsByKernel = new WeakMap<object, CatalogPlugs>();
+
+/** The plug registry of one app instance (keyed by its kernel). */
+export function catalogPlugs(kernel: object): CatalogPlugs {
+  let p = plugsByKernel.get(kernel);
+  if (!p) {
+    p = new CatalogPlugs();
+    plugsByKernel.set(kernel, p);
+  }
+  return p;
+}

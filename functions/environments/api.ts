@@ -7,7 +7,7 @@
 import type { Kernel } from '../../shared/kernel.js';
 import { inScope } from '../../shared/sql/database.js';
 import * as store from './store.js';
-import { ENVIRONMENTS_SQL, RetireListeners, type EnvironmentRetiredListener, type TenantRef } from './service.js';
+import { ENVIRONMENTS_SQL, retireListeners, type EnvironmentRetiredListener, type TenantRef } from './service.js';
 import type { StorageTopologyDto } from './schemas.js';
 
 export type { EnvironmentRetiredListener, TenantRef } from './service.js';
@@ -40,8 +40,20 @@ export interface EnvironmentsApi {
 
 const PAGE = 500;
 
-/** Builds the API; `listeners` is the list the retire handler notifies. */
-export function createEnvironmentsApi(kernel: Kernel, listeners: RetireListeners = new RetireListeners()): EnvironmentsApi {
+const apis = new WeakMap<Kernel, EnvironmentsApi>();
+
+/** The environments API of this app instance (one per kernel, so its listeners are shared). */
+export function environmentsApi(kernel: Kernel): EnvironmentsApi {
+  let api = apis.get(kernel);
+  if (!api) {
+    api = createEnvironmentsApi(kernel);
+    apis.set(kernel, api);
+  }
+  return api;
+}
+
+function createEnvironmentsApi(kernel: Kernel): EnvironmentsApi {
+  const listeners = retireListeners(kernel);
   const run = <T>(tenant: TenantRef, fn: (trx: store.Tx) => Promise<T>) =>
     inScope<store.EnvironmentsDb, T>(kernel.sql.forPlacement(tenant.placement), { tenantId: tenant.tenantId, placement: tenant.placement }, ENVIRONMENTS_SQL, fn);
 

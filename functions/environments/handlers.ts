@@ -1,20 +1,21 @@
 /** HTTP handlers of the environments service: validate (schemas), call the service, shape the response. */
 import type { Kernel } from '../../shared/kernel.js';
-import type { RouteDef } from '../../shared/http/pipeline.js';
+import type { RouteImpl } from '../../shared/http/pipeline.js';
 import { notFound } from '../../shared/errors.js';
 import { createdRange, decodeKeyset, keysetOf } from '../../shared/http/keyset.js';
 import { parseLabelSelector } from '../../shared/labels.js';
 import * as store from './store.js';
 import * as schemas from './schemas.js';
-import { ENVIRONMENTS_SQL, createEnvironment, patchEnvironment, retireEnvironment, toEnvironmentDto, type RetireListeners } from './service.js';
+import { ENVIRONMENTS_SQL, createEnvironment, patchEnvironment, retireEnvironment, retireListeners, toEnvironmentDto } from './service.js';
 
-type Def = Omit<RouteDef<any, any, any>, 'name' | 'method' | 'route'>;
+type Def = RouteImpl;
 
 const TAGS = ['environments'];
 const location = (tenantId: string, id: string) => `/api/tenants/${tenantId}/environments/${id}`;
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
-export function environmentHandlers(kernel: Kernel, listeners: RetireListeners) {
+export function environmentHandlers(kernel: Kernel) {
+  const listeners = retireListeners(kernel);
   const create: Def = {
     summary: 'Create an environment (counts against the tenant quota maxEnvironments)',
     tags: TAGS,

@@ -23,31 +23,24 @@
  *   `createdBefore` is given; the cursor names its order. Both orders have a tenant-first index.
  * - Retire needs the tenant admin role: it cascades to every service in the environment. The
  *   environment is retired in this service's transaction; the catalog then retires the services
- *   in its own (through the listener the composition root wires via `api.onEnvironmentRetired`,
- *   so this service does not import the catalog). Retrying the retire re-runs the cascade, and the
+ *   in its own, through the listener functions/wiring.ts plugs in with `api.onEnvironmentRetired`
+ *   (so this service never imports the catalog). Retrying the retire re-runs the cascade, and the
  *   catalog's daily timer repairs a cascade cut short (see functions/catalog/index.ts).
  * - Times (`created_at`, `updated_at`, `retired_at`) come from the kernel's clock, so retention and
  *   range queries are testable with a controlled clock.
  */
-import type { Kernel, ServiceModule } from '../../shared/kernel.js';
-import { createEnvironmentsApi, type EnvironmentsApi } from './api.js';
-import { environmentHandlers } from './handlers.js';
-import { migrations } from './migrations/index.js';
-import { ENVIRONMENTS_SQL, RetireListeners } from './service.js';
+import type { Kernel } from '../../shared/kernel.js';
+import type { Registrar } from '../../shared/registrar.js';
 
-/** Registers the environments functions; returns the API other services use. */
-export function register(kernel: Kernel): EnvironmentsApi {
-  const listeners = new RetireListeners();
-  const api = createEnvironmentsApi(kernel, listeners);
-  const h = environmentHandlers(kernel, listeners);
-  const r = kernel.routes;
-  const one = 'tenants/{tenantId}/environments/{environmentId}';
-  r.define({ name: 'environmentCreate', method: 'POST', route: 'tenants/{tenantId}/environments', ...h.create });
-  r.define({ name: 'environmentList', method: 'GET', route: 'tenants/{tenantId}/environments', ...h.list });
-  r.define({ name: 'environmentGet', method: 'GET', route: one, ...h.get });
-  r.define({ name: 'environmentPatch', method: 'PATCH', route: one, ...h.patch });
-  r.define({ name: 'environmentRetire', method: 'POST', route: `${one}/retire`, ...h.retire });
-  return api;
+const h = (k: Kernel) => import('./handlers.js').then((m) => m.environmentHandlers(k));
+
+/** Registers the environments functions (handlers load on first use, see shared/registrar.ts). */
+export function register(r: Registrar): void {
+  const list = 'tenants/{tenantId}/environments';
+  const one = `${list}/{environmentId}`;
+  r.http('environmentCreate', 'POST', list, async (k) => (await h(k)).create);
+  r.http('environmentList', 'GET', list, async (k) => (await h(k)).list);
+  r.http('environmentGet', 'GET', one, async (k) => (await h(k)).get);
+  r.http('environmentPatch', 'PATCH', one, async (k) => (await h(k)).patch);
+  r.http('environmentRetire', 'POST', `${one}/retire`, async (k) => (await h(k)).retire);
 }
-
-export const environments = { sql: { ...ENVIRONMENTS_SQL, migrations }, register } satisfies ServiceModule;

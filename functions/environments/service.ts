@@ -180,7 +180,7 @@ export async function retireEnvironment(
 export type EnvironmentRetiredListener = (tenant: TenantRef, environmentId: string, retiredAt: Date) => Promise<void>;
 
 /** The listeners the composition root wires; run in registration order, each idempotent. */
-export class RetireListeners {
+class RetireListeners {
   private readonly listeners: EnvironmentRetiredListener[] = [];
 
   add(listener: EnvironmentRetiredListener): void {
@@ -190,4 +190,16 @@ export class RetireListeners {
   async notify(tenant: TenantRef, environmentId: string, retiredAt: Date): Promise<void> {
     for (const l of this.listeners) await l(tenant, environmentId, retiredAt);
   }
+}
+
+const listenersByKernel = new WeakMap<object, RetireListeners>();
+
+/** The retire listeners of one app instance (keyed by its kernel). */
+export function retireListeners(kernel: object): RetireListeners {
+  let l = listenersByKernel.get(kernel);
+  if (!l) {
+    l = new RetireListeners();
+    listenersByKernel.set(kernel, l);
+  }
+  return l;
 }
