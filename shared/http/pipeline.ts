@@ -84,6 +84,8 @@ export interface RouteContext<P, Q, B> {
   read<Row, DB = any>(svc: ServiceSql, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]>;
   /** Shapes rows fetched with `limit pageSize + 1` into a page with `nextLink`. */
   page<Row, T>(rows: Row[], cursorOf: (last: Row) => unknown, map: (row: Row) => T): Page<T>;
+  /** What the route's `prepare` returned (undefined without one). */
+  prepared: unknown;
 }
 
 type AnyObject = z.ZodObject<z.ZodRawShape>;
@@ -106,6 +108,14 @@ export interface RouteDef<P extends AnyObject, Q extends AnyObject, B extends z.
   responses: Record<number, { description: string; schema?: z.ZodType }>;
   /** Enables `Repeatability-Request-ID`: the create runs in `svc`'s transaction with its record. */
   idempotent?: ServiceSql;
+  /**
+   * Runs before the handler and outside its transaction (before an idempotent route takes its
+   * record): the place to ask other services' APIs, each of which runs its own transaction, so a
+   * request never holds one connection while it waits for another (PGlite serves one session at a
+   * time; a pool can run dry). Its result is `ctx.prepared`. A replay of a completed idempotent
+   * request answers from its record without running it.
+   */
+  prepare?(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
   extraInputs?: FunctionInput[];
   handler(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
 }
@@ -287,17 +297,31 @@ export class HttpRoutes {
         }
       },
       page: (rows, cursorOf, map) => toPage(rows, pageSize, request.url, cursorOf, map),
+      prepared: undefined,
     };
 
     // 4. Run, idempotently when asked and the client sent Repeatability-Request-ID.
     const requestId = request.headers.get('repeatability-request-id');
-    if (!def.idempotent || requestId === null) return def.handler(ctx);
+    if (!def.idempotent || requestId === null) {
+      if (def.prepare) ctx.prepared = await def.prepare(ctx);
+      return def.handler(ctx);
+    }
     if (!REQUEST_ID.test(requestId)) {
       throw invalid('Repeatability-Request-ID must be 1-128 characters of [A-Za-z0-9._:-].', 'Repeatability-Request-ID');
     }
     const svc = def.idempotent;
     if (svc.pooledOnly) scope.placement = { model: 'pooled' };
     const hash = createHash('sha256').update(`${def.name}\n${request.url}\n${JSON.stringify(body ?? null)}`).digest('hex');
+    if (def.prepare) {
+      const key = 'tenantId' in scope ? scope.tenantId : '';
+      const prior = await inScope(k.sql.forPlacement(scope.placement), scope, svc, (trx) =>
+        sql<{ request_hash: string; response: Reply | null }>`select request_hash, response from idempotency
+          where tenant_id = ${key} and request_id = ${requestId}`.execute(trx),
+      );
+      const row = prior.rows[0];
+      if (row?.response && row.request_hash === hash) return withHeader(row.response, 'Repeatability-Result', 'accepted');
+      ctx.prepared = await def.prepare(ctx);
+    }
     return inScope(k.sql.forPlacement(scope.placement), scope, svc, async (trx) => {
       outer = { svc, trx };
       const key = 'tenantId' in scope ? scope.tenantId : '';
