@@ -36,8 +36,8 @@ export function catalogHandlers(kernel: Kernel) {
     const after = decodeKeyset(q.skipToken, range.order);
     return {
       range,
-      rows: ctx.tx<store.ServiceRow[], store.CatalogDb>(CATALOG_SQL, (trx) =>
-        store.listServices(trx, ctx.tenant.tenantId, {
+      rows: ctx.read<store.ServiceRow, store.CatalogDb>(CATALOG_SQL, (db) =>
+        store.selectServices(db, ctx.tenant.tenantId, {
           ...(environmentId !== undefined ? { environmentId } : {}),
           status: q.status ?? 'active',
           ...(q.owner ? { owner: q.owner } : {}),
@@ -59,14 +59,18 @@ export function catalogHandlers(kernel: Kernel) {
     params: schemas.EnvironmentParams,
     body: { schema: schemas.RegisterService, example: schemas.REGISTER_EXAMPLE },
     idempotent: CATALOG_SQL,
+    // Asked before (never inside) the catalog transaction; see the race note in index.ts.
+    prepare: async (ctx) => {
+      const { environmentId } = ctx.params as { environmentId: string };
+      const env = await requireEnvironment(ctx, environmentId);
+      if (env.status === 'retired') throw environmentRetired(environmentId);
+    },
     responses: {
       201: { description: 'Registered', schema: schemas.Service },
       409: { description: 'Name taken (Conflict), quota reached (QuotaExceeded) or environment retired (EnvironmentRetired)' },
     },
     handler: async (ctx) => {
       const { environmentId } = ctx.params as { environmentId: string };
-      const env = await requireEnvironment(ctx, environmentId);
-      if (env.status === 'retired') throw environmentRetired(environmentId);
       const tenant = { ...tenantOf(ctx), maxServicesPerEnvironment: ctx.tenant.quotas.maxServicesPerEnvironment };
       const row = await ctx.tx<store.ServiceRow, store.CatalogDb>(CATALOG_SQL, (trx) => registerService(trx, tenant, environmentId, ctx.body, kernel.now()));
       return {
@@ -113,9 +117,7 @@ export function catalogHandlers(kernel: Kernel) {
 
   const loadService = async (ctx: Ctx) => {
     const { environmentId, serviceId } = ctx.params as { environmentId: string; serviceId: string };
-    const row = await ctx.tx<store.ServiceRow | undefined, store.CatalogDb>(CATALOG_SQL, (trx) =>
-      store.getService(trx, ctx.tenant.tenantId, serviceId, { environmentId }),
-    );
+    const [row] = await ctx.read<store.ServiceRow, store.CatalogDb>(CATALOG_SQL, (db) => store.selectService(db, ctx.tenant.tenantId, serviceId, environmentId));
     if (!row) throw notFound(`Service '${serviceId}'`, 'serviceId');
     return row;
   };

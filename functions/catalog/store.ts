@@ -1,5 +1,5 @@
 /** The catalog service's SQL (its own schema only; `search_path` is set by the transaction). */
-import { sql, type Generated, type Selectable, type Transaction } from 'kysely';
+import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { keysetPage, type CreatedRange, type KeysetPosition } from '../../shared/http/keyset.js';
 import { labelSelectorSql, type LabelRequirement } from '../../shared/labels.js';
 
@@ -75,16 +75,19 @@ export async function insertService(trx: Tx, row: Omit<ServiceRow, 'etag' | 'ret
 }
 
 /** A service by id; with `environmentId`, only when it belongs to that environment. */
+export function selectService(db: Kysely<CatalogDb>, tenantId: string, id: string, environmentId?: string) {
+  const q = db.selectFrom('services').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
+  return environmentId !== undefined ? q.where('environment_id', '=', environmentId) : q;
+}
+
 export async function getService(
   trx: Tx,
   tenantId: string,
   id: string,
   opts: { environmentId?: string; forUpdate?: boolean } = {},
 ): Promise<ServiceRow | undefined> {
-  let q = trx.selectFrom('services').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
-  if (opts.environmentId !== undefined) q = q.where('environment_id', '=', opts.environmentId);
-  if (opts.forUpdate) q = q.forUpdate();
-  return q.executeTakeFirst();
+  const q = selectService(trx, tenantId, id, opts.environmentId);
+  return (opts.forUpdate ? q.forUpdate() : q).executeTakeFirst();
 }
 
 export async function findLiveByName(trx: Tx, tenantId: string, environmentId: string, name: string): Promise<Pick<ServiceRow, 'id'> | undefined> {
@@ -111,8 +114,9 @@ export interface ListFilter {
   limit: number;
 }
 
-export async function listServices(trx: Tx, tenantId: string, f: ListFilter): Promise<ServiceRow[]> {
-  let q = trx.selectFrom('services').selectAll().where('tenant_id', '=', tenantId);
+/** A page of a tenant's services (a query, for `ctx.read` or a transaction). */
+export function selectServices(db: Kysely<CatalogDb>, tenantId: string, f: ListFilter) {
+  let q = db.selectFrom('services').selectAll().where('tenant_id', '=', tenantId);
   if (f.environmentId !== undefined) q = q.where('environment_id', '=', f.environmentId);
   if (f.status === 'active') q = q.where('retired_at', 'is', null);
   if (f.status === 'retired') q = q.where('retired_at', 'is not', null);
@@ -121,7 +125,7 @@ export async function listServices(trx: Tx, tenantId: string, f: ListFilter): Pr
   // The prefix is [a-z0-9-] only (validated), so it holds no LIKE wildcards.
   if (f.namePrefix) q = q.where('name', 'like', `${f.namePrefix}%`);
   if (f.labels.length) q = q.where(labelSelectorSql('labels', f.labels));
-  return keysetPage(q, f.range, f.after, f.limit).execute();
+  return keysetPage(q, f.range, f.after, f.limit);
 }
 
 /** Conditional update on the etag read before; `undefined` when another writer came first. */

@@ -49,8 +49,8 @@ export function environmentHandlers(kernel: Kernel) {
       const range = createdRange(q);
       const labels = parseLabelSelector(q.labelSelector ?? '');
       const after = decodeKeyset(q.skipToken, range.order);
-      const rows = await ctx.tx<store.EnvironmentRow[], store.EnvironmentsDb>(ENVIRONMENTS_SQL, (trx) =>
-        store.listEnvironments(trx, ctx.tenant.tenantId, {
+      const rows = await ctx.read<store.EnvironmentRow, store.EnvironmentsDb>(ENVIRONMENTS_SQL, (db) =>
+        store.selectEnvironments(db, ctx.tenant.tenantId, {
           status: q.status ?? 'active',
           ...(q.kind ? { kind: q.kind } : {}),
           ...(q.region ? { region: q.region } : {}),
@@ -73,8 +73,8 @@ export function environmentHandlers(kernel: Kernel) {
     responses: { 200: { description: 'The environment', schema: schemas.Environment } },
     handler: async (ctx) => {
       const { environmentId } = ctx.params as { environmentId: string };
-      const row = await ctx.tx<store.EnvironmentRow | undefined, store.EnvironmentsDb>(ENVIRONMENTS_SQL, (trx) =>
-        store.getEnvironment(trx, ctx.tenant.tenantId, environmentId),
+      const [row] = await ctx.read<store.EnvironmentRow, store.EnvironmentsDb>(ENVIRONMENTS_SQL, (db) =>
+        store.selectEnvironment(db, ctx.tenant.tenantId, environmentId),
       );
       if (!row) throw notFound(`Environment '${environmentId}'`, 'environmentId');
       return { status: 200, body: toEnvironmentDto(row), etag: row.etag };

@@ -1,5 +1,5 @@
 /** The environments service's SQL (its own schema only; `search_path` is set by the transaction). */
-import { sql, type Generated, type Selectable, type Transaction } from 'kysely';
+import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { keysetPage, type CreatedRange, type KeysetPosition } from '../../shared/http/keyset.js';
 import { labelSelectorSql, type LabelRequirement } from '../../shared/labels.js';
 import type { StorageTopologyDto } from './schemas.js';
@@ -52,10 +52,14 @@ export async function insertEnvironment(trx: Tx, row: Omit<EnvironmentRow, 'etag
     .executeTakeFirst();
 }
 
+/** One environment (a query, for `ctx.read` or a transaction). */
+export function selectEnvironment(db: Kysely<EnvironmentsDb>, tenantId: string, id: string) {
+  return db.selectFrom('environments').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
+}
+
 export async function getEnvironment(trx: Tx, tenantId: string, id: string, opts: { forUpdate?: boolean } = {}): Promise<EnvironmentRow | undefined> {
-  let q = trx.selectFrom('environments').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
-  if (opts.forUpdate) q = q.forUpdate();
-  return q.executeTakeFirst();
+  const q = selectEnvironment(trx, tenantId, id);
+  return (opts.forUpdate ? q.forUpdate() : q).executeTakeFirst();
 }
 
 /** The live environment with this name, if any. */
@@ -75,8 +79,9 @@ export interface ListFilter {
   limit: number;
 }
 
-export async function listEnvironments(trx: Tx, tenantId: string, f: ListFilter): Promise<EnvironmentRow[]> {
-  let q = trx.selectFrom('environments').selectAll().where('tenant_id', '=', tenantId);
+/** A page of a tenant's environments (a query, for `ctx.read` or a transaction). */
+export function selectEnvironments(db: Kysely<EnvironmentsDb>, tenantId: string, f: ListFilter) {
+  let q = db.selectFrom('environments').selectAll().where('tenant_id', '=', tenantId);
   if (f.status === 'active') q = q.where('retired_at', 'is', null);
   if (f.status === 'retired') q = q.where('retired_at', 'is not', null);
   if (f.kind) q = q.where('kind', '=', f.kind);
@@ -84,7 +89,7 @@ export async function listEnvironments(trx: Tx, tenantId: string, f: ListFilter)
   // The prefix is [a-z0-9-] only (validated), so it holds no LIKE wildcards.
   if (f.namePrefix) q = q.where('name', 'like', `${f.namePrefix}%`);
   if (f.labels.length) q = q.where(labelSelectorSql('labels', f.labels));
-  return keysetPage(q, f.range, f.after, f.limit).execute();
+  return keysetPage(q, f.range, f.after, f.limit);
 }
 
 /** Conditional update on the etag read before; `undefined` when another writer came first. */
