@@ -22,12 +22,18 @@ export interface OperationStatus {
 
 /** Port used by services; the Durable adapter below implements it. */
 export interface OrchestrationPort {
-  /** Starts `name` as `instanceId` unless an instance with that id is already pending or running. */
+  /**
+   * Starts `name` as `instanceId` unless an instance with that id already exists and has not
+   * failed: a pending, running or completed instance makes the start a no-op (`started: false`),
+   * so deterministic ids (`rotate:<tenant>:<binding>:<due-date>`) run once; a failed, terminated or
+   * canceled one is started again (a retry).
+   */
   start(name: string, instanceId: string, input: unknown): Promise<{ instanceId: string; started: boolean }>;
   status(instanceId: string): Promise<OperationStatus | null>;
 }
 
-const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew']);
+/** Runtime statuses after which a start with the same id is a retry, not a duplicate. */
+const RESTARTABLE = new Set(['Failed', 'Terminated', 'Canceled']);
 
 /** The Durable Functions adapter, for one invocation that has the durable client binding. */
 export function durableOrchestrations(context: InvocationContext): OrchestrationPort {
@@ -35,8 +41,14 @@ export function durableOrchestrations(context: InvocationContext): Orchestration
   return {
     async start(name, instanceId, input) {
       const existing = await client.getStatus(instanceId).catch(() => undefined);
-      if (existing && ACTIVE.has(String(existing.runtimeStatus))) return { instanceId, started: false };
-      await client.startNew(name, { instanceId, input });
+      if (existing?.name && !RESTARTABLE.has(String(existing.runtimeStatus))) return { instanceId, started: false };
+      try {
+        await client.startNew(name, { instanceId, input });
+      } catch (e) {
+        // Another instance of the app started the same id between our read and our start.
+        if (/already exists/i.test(e instanceof Error ? e.message : String(e))) return { instanceId, started: false };
+        throw e;
+      }
       return { instanceId, started: true };
     },
     async status(instanceId) {
