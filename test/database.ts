@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { startPglite } from '../scripts/local/pglite.js';
 
 export interface TestDatabase {
   url: string;
@@ -36,21 +37,8 @@ export async function startTestDatabase(label = 'rp'): Promise<TestDatabase> {
       },
     };
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const db = await PGlite.create();
-  const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1', maxConnections: 32 });
-  let port = 0;
-  server.addEventListener('listening', (e) => {
-    port = (e as CustomEvent<{ port: number }>).detail.port;
-  });
-  await server.start();
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    engine: 'pglite',
-    stop: async () => {
-      await server.stop();
-      await db.close();
-    },
-  };
+  // The local stack's PGlite server: one connection at a time per query batch or transaction,
+  // started from a cached template (about 0.5 s instead of several seconds).
+  const server = await startPglite({ templateCacheDir: '.local/cache' });
+  return { url: server.connectionString, engine: 'pglite', stop: () => server.stop() };
 }
