@@ -31,7 +31,8 @@ const raw = z
     SQL_DATABASE: z.string().default('runtime_platform'),
     SQL_USER: z.string().optional(),
     SQL_PORT: int(1, 65535).default(5432),
-    SQL_SSL: bool.default(false),
+    /** TLS for host-based (Entra) connections; connection strings say it themselves (`sslmode`). */
+    SQL_SSL: bool.default(true),
     /** JSON object: silo name -> connection string, or {host, database}. */
     SQL_SILOS: z.string().default('{}'),
     SQL_POOL_MAX: int(1, 100).default(10),
@@ -142,7 +143,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   let pooled: SqlTarget | undefined;
   if (e.SQL_CONNECTION_STRING) pooled = { kind: 'url', url: e.SQL_CONNECTION_STRING };
   else if (e.SQL_HOST && e.SQL_USER) {
-    pooled = { kind: 'entra', host: e.SQL_HOST, port: e.SQL_PORT, database: e.SQL_DATABASE, user: e.SQL_USER, ssl: true };
+    pooled = { kind: 'entra', host: e.SQL_HOST, port: e.SQL_PORT, database: e.SQL_DATABASE, user: e.SQL_USER, ssl: e.SQL_SSL };
   } else problems.push('SQL_CONNECTION_STRING (or SQL_HOST and SQL_USER) is required');
 
   const silos: Record<string, SqlTarget> = {};
@@ -152,7 +153,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       silos[name] =
         typeof s === 'string'
           ? { kind: 'url', url: s }
-          : { kind: 'entra', host: s.host, port: s.port ?? e.SQL_PORT, database: s.database, user: e.SQL_USER ?? '', ssl: true };
+          : { kind: 'entra', host: s.host, port: s.port ?? e.SQL_PORT, database: s.database, user: e.SQL_USER ?? '', ssl: e.SQL_SSL };
     }
   } catch {
     problems.push('SQL_SILOS: must be a JSON object of silo name -> connection string or {host, database}');
