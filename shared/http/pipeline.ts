@@ -129,7 +129,7 @@ export interface RegisteredRoute {
   method: string;
   route: string;
   access: RouteAccess;
-  handler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit>;
+  handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 }
 
 /** What the pipeline needs from the composition root. */
