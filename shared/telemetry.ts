@@ -9,7 +9,9 @@ export function startTelemetry(settings: Settings): void {
   const cs = settings.telemetry.connectionString;
   if (!cs) return;
   import('applicationinsights')
-    .then((ai) => {
+    .then((mod) => {
+      // CommonJS: its API is the default export under ESM.
+      const ai = (mod as unknown as { default?: typeof mod }).default ?? mod;
       ai.setup(cs).setAutoCollectConsole(false).setSendLiveMetrics(false).start();
     })
     .catch(() => undefined);
