@@ -68,3 +68,15 @@ export function createKernel(settings: Settings, opts: { now?: () => Date } = {}
   });
   return kernel;
 }
+
+/**
+ * Makes `create` a per-kernel singleton: one instance per app instance (services' APIs, caches and
+ * plug registries), shared by every caller that holds the same kernel.
+ */
+export function perKernel<T>(create: (kernel: Kernel) => T): (kernel: Kernel) => T {
+  const instances = new WeakMap<Kernel, T>();
+  return (kernel) => {
+    if (!instances.has(kernel)) instances.set(kernel, create(kernel));
+    return instances.get(kernel) as T;
+  };
+}

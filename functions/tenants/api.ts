@@ -3,7 +3,7 @@
  * this module: the access check the HTTP pipeline runs on every tenant-scoped request, and the
  * tenant list maintenance timers iterate.
  */
-import type { Kernel } from '../../shared/kernel.js';
+import { perKernel, type Kernel } from '../../shared/kernel.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
 import type { TenantAccess, TenantAccessPort } from '../../shared/http/pipeline.js';
 import { inScope, type Placement } from '../../shared/sql/database.js';
@@ -23,17 +23,8 @@ export interface TenantsApi extends TenantAccessPort {
 
 const MAX_CACHE_ENTRIES = 10_000;
 
-const apis = new WeakMap<Kernel, TenantsApi>();
-
 /** The tenants API of this app instance (one per kernel, so its cache is shared by every caller). */
-export function tenantsApi(kernel: Kernel): TenantsApi {
-  let api = apis.get(kernel);
-  if (!api) {
-    api = createTenantsApi(kernel);
-    apis.set(kernel, api);
-  }
-  return api;
-}
+export const tenantsApi = perKernel((kernel) => createTenantsApi(kernel));
 
 /**
  * Builds the API. Access answers are cached per (principal, tenant) for `TENANT_CACHE_TTL_MS`
