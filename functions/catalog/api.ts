@@ -12,7 +12,7 @@
  * them as the services land, e.g.
  * `catalogApi(kernel).addReferenceChecker('deployments', deploymentsApi(kernel).serviceReferences)`.
  */
-import type { Kernel } from '../../shared/kernel.js';
+import { perKernel, type Kernel } from '../../shared/kernel.js';
 import { inScope } from '../../shared/sql/database.js';
 import { createCascade } from './cascade.js';
 import { catalogPlugs } from './plugs.js';
@@ -69,17 +69,8 @@ export function toSummary(r: Pick<store.ServiceRow, 'id' | 'environment_id' | 'n
   return { serviceId: r.id, environmentId: r.environment_id, name: r.name, owner: r.owner, status: r.retired_at ? 'retired' : 'active', retiredAt: r.retired_at };
 }
 
-const apis = new WeakMap<Kernel, CatalogApi>();
-
 /** The catalog API of this app instance (one per kernel, so its plug registry is shared). */
-export function catalogApi(kernel: Kernel): CatalogApi {
-  let api = apis.get(kernel);
-  if (!api) {
-    api = createCatalogApi(kernel);
-    apis.set(kernel, api);
-  }
-  return api;
-}
+export const catalogApi = perKernel(createCatalogApi);
 
 function createCatalogApi(kernel: Kernel): CatalogApi {
   const plugs = catalogPlugs(kernel);

@@ -3,6 +3,7 @@
  * fact providers for the fact sheet. One registry per app instance, filled by the composition root.
  */
 import type { FactProvider, ServiceReferenceChecker } from './api.js';
+import { perKernel } from '../../shared/kernel.js';
 import type { FactPart } from './schemas.js';
 
 /** Registered plug-ins. */
@@ -30,14 +31,5 @@ export class CatalogPlugs {
   }
 }
 
-const plugsByKernel = new WeakMap<object, CatalogPlugs>();
-
-/** The plug registry of one app instance (keyed by its kernel). */
-export function catalogPlugs(kernel: object): CatalogPlugs {
-  let p = plugsByKernel.get(kernel);
-  if (!p) {
-    p = new CatalogPlugs();
-    plugsByKernel.set(kernel, p);
-  }
-  return p;
-}
+/** The plug registry of one app instance. */
+export const catalogPlugs = perKernel(() => new CatalogPlugs());

@@ -4,7 +4,7 @@
  * the tenant's database: a caller's transaction runs as the caller's role and cannot read this
  * service's schema (the boundary is enforced by the database, not only by the code).
  */
-import type { Kernel } from '../../shared/kernel.js';
+import { perKernel, type Kernel } from '../../shared/kernel.js';
 import { inScope } from '../../shared/sql/database.js';
 import * as store from './store.js';
 import { ENVIRONMENTS_SQL, retireListeners, type EnvironmentRetiredListener, type TenantRef } from './service.js';
@@ -40,17 +40,8 @@ export interface EnvironmentsApi {
 
 const PAGE = 500;
 
-const apis = new WeakMap<Kernel, EnvironmentsApi>();
-
 /** The environments API of this app instance (one per kernel, so its listeners are shared). */
-export function environmentsApi(kernel: Kernel): EnvironmentsApi {
-  let api = apis.get(kernel);
-  if (!api) {
-    api = createEnvironmentsApi(kernel);
-    apis.set(kernel, api);
-  }
-  return api;
-}
+export const environmentsApi = perKernel(createEnvironmentsApi);
 
 function createEnvironmentsApi(kernel: Kernel): EnvironmentsApi {
   const listeners = retireListeners(kernel);

@@ -5,6 +5,7 @@ import { ApiError, apiError, conflict, notFound } from '../../shared/errors.js';
 import { checkEtag } from '../../shared/http/etag.js';
 import { mergeLabels } from '../../shared/labels.js';
 import { emit } from '../../shared/events/outbox.js';
+import { perKernel } from '../../shared/kernel.js';
 import type { Placement, ServiceSql } from '../../shared/sql/database.js';
 import { storageMapRows } from '../../shared/storage-map.js';
 import * as store from './store.js';
@@ -192,14 +193,5 @@ class RetireListeners {
   }
 }
 
-const listenersByKernel = new WeakMap<object, RetireListeners>();
-
-/** The retire listeners of one app instance (keyed by its kernel). */
-export function retireListeners(kernel: object): RetireListeners {
-  let l = listenersByKernel.get(kernel);
-  if (!l) {
-    l = new RetireListeners();
-    listenersByKernel.set(kernel, l);
-  }
-  return l;
-}
+/** The retire listeners of one app instance. */
+export const retireListeners = perKernel(() => new RetireListeners());
