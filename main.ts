@@ -7,13 +7,13 @@
 import { loadSettings } from './shared/settings.js';
 import { Registrar } from './shared/registrar.js';
 import { startTelemetry } from './shared/telemetry.js';
-import { registerAll } from './functions/registry.js';
+import { registerAll } from './composition/registry.js';
 
 const settings = loadSettings();
 startTelemetry(settings);
 
 const registrar = new Registrar(async () => {
-  const [{ createKernel }, { wire }] = await Promise.all([import('./shared/kernel.js'), import('./functions/wiring.js')]);
+  const [{ createKernel }, { wire }] = await Promise.all([import('./shared/kernel.js'), import('./composition/wiring.js')]);
   return wire(createKernel(settings));
 });
 registerAll(registrar);

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { loadSettings } from '../shared/settings.js';
 import { SqlDatabases } from '../shared/sql/database.js';
 import { migrateAll, type MigrationReport } from '../shared/sql/migrator.js';
-import { serviceMigrations } from '../functions/migrations.js';
+import { serviceMigrations } from '../composition/migrations.js';
 
 /** Migrates every database the settings in `env` name. */
 export async function runMigrations(

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
 import { loadSettings } from '../shared/settings.js';
-import { registerAll } from '../functions/registry.js';
-import { serviceMigrations } from '../functions/migrations.js';
-import { wire } from '../functions/wiring.js';
+import { registerAll } from '../composition/registry.js';
+import { serviceMigrations } from '../composition/migrations.js';
+import { wire } from '../composition/wiring.js';
 import { Registrar } from '../shared/registrar.js';
 import { sql } from 'kysely';
 

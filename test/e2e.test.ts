@@ -14,7 +14,7 @@ import { startHost, type StartedHost } from '../scripts/local/host/index.js';
 import { buildApp } from '../scripts/build.js';
 import { runMigrations } from '../scripts/migrate.js';
 import { mintDevToken, readDevIssuer } from '../shared/auth/dev-issuer.js';
-import { registerAll } from '../functions/registry.js';
+import { registerAll } from '../composition/registry.js';
 import type { FunctionEntry, Registrar } from '../shared/registrar.js';
 
 let stack: Stack;

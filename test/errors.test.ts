@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './app.js';
 import { createKernel } from '../shared/kernel.js';
 import { loadSettings, SettingsError } from '../shared/settings.js';
-import { registerAll } from '../functions/registry.js';
-import { wire } from '../functions/wiring.js';
+import { registerAll } from '../composition/registry.js';
+import { wire } from '../composition/wiring.js';
 import { Registrar } from '../shared/registrar.js';
 
 let t: TestApp;

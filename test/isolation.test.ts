@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './app.js';
 import { inScope } from '../shared/sql/database.js';
 import { emit } from '../shared/events/outbox.js';
-import { serviceMigrations } from '../functions/migrations.js';
+import { serviceMigrations } from '../composition/migrations.js';
 import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
 
 let t: TestApp;

@@ -8,7 +8,7 @@
  * - Fact providers: the fact sheet (`GET …/services/{serviceId}/facts`) asks one provider per part.
  *   A part with no provider is absent from the sheet (listed in `missing`), never made up.
  *
- * Owning services implement these against their own store, and functions/wiring.ts registers
+ * Owning services implement these against their own store, and composition/wiring.ts registers
  * them as the services land, e.g.
  * `catalogApi(kernel).addReferenceChecker('deployments', deploymentsApi(kernel).serviceReferences)`.
  */

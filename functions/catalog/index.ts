@@ -25,7 +25,7 @@
  *   the catalog's own record of retired environments, which the cascade writes under that lock.
  *   Either the cascade runs first (the registration sees the record: 409), or the registration
  *   commits first (the cascade, waiting on the lock, then retires the new service too).
- * - Retiring an environment retires its services: functions/wiring.ts plugs the catalog's
+ * - Retiring an environment retires its services: composition/wiring.ts plugs the catalog's
  *   `retireServicesOfEnvironment` into the environments API's retire listener (no import cycle:
  *   environments never imports the catalog). If the process
  *   dies between the two transactions, retrying the environment retire, or the daily timer's

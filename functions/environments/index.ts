@@ -23,7 +23,7 @@
  *   `createdBefore` is given; the cursor names its order. Both orders have a tenant-first index.
  * - Retire needs the tenant admin role: it cascades to every service in the environment. The
  *   environment is retired in this service's transaction; the catalog then retires the services
- *   in its own, through the listener functions/wiring.ts plugs in with `api.onEnvironmentRetired`
+ *   in its own, through the listener composition/wiring.ts plugs in with `api.onEnvironmentRetired`
  *   (so this service never imports the catalog). Retrying the retire re-runs the cascade, and the
  *   catalog's daily timer repairs a cascade cut short (see functions/catalog/index.ts).
  * - Times (`created_at`, `updated_at`, `retired_at`) come from the kernel's clock, so retention and

@@ -3,9 +3,9 @@
  * APIs plugged into the kernel and into each other.
  */
 import type { Kernel } from '../shared/kernel.js';
-import { tenantsApi } from './tenants/api.js';
-import { environmentsApi } from './environments/api.js';
-import { catalogApi } from './catalog/api.js';
+import { tenantsApi } from '../functions/tenants/api.js';
+import { environmentsApi } from '../functions/environments/api.js';
+import { catalogApi } from '../functions/catalog/api.js';
 import { serviceMigrations } from './migrations.js';
 
 export function wire(kernel: Kernel): Kernel {

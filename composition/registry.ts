@@ -4,10 +4,10 @@
  * `migrations.ts` and, if it wires into others, in `wiring.ts`.
  */
 import type { Registrar } from '../shared/registrar.js';
-import * as tenants from './tenants/index.js';
-import * as environments from './environments/index.js';
-import * as catalog from './catalog/index.js';
-import * as platform from './platform/index.js';
+import * as tenants from '../functions/tenants/index.js';
+import * as environments from '../functions/environments/index.js';
+import * as catalog from '../functions/catalog/index.js';
+import * as platform from '../functions/platform/index.js';
 
 /** Registers every function of the app. */
 export function registerAll(r: Registrar): void {
