@@ -4,6 +4,7 @@
  *   GET  /api/openapi.json      openapiDocument   anonymous   the OpenAPI 3.1 document
  *   GET  /api/health            platformHealth    anonymous   liveness (no dependency calls)
  *   timer, every 10 s         outboxPublish                 publishes pending outbox events
+ *   timer, daily 03:15 UTC    platformHousekeeping          expires published events and idempotency records
  */
 import type { Registrar } from '../../shared/registrar.js';
 
@@ -30,6 +31,13 @@ export function register(r: Registrar): void {
     return async (_timer, context) => {
       const n = await publishOutboxes(k, k.outboxes, context);
       if (n > 0) context.log(`published ${n} events`);
+    };
+  });
+  r.timer('platformHousekeeping', '0 15 3 * * *', async (k) => {
+    const { expireKernelRecords } = await import('./housekeeping.js');
+    return async (_timer, context) => {
+      const n = await expireKernelRecords(k, k.outboxes);
+      context.log(`expired ${n.outbox} published events and ${n.idempotency} idempotency records`);
     };
   });
 }
