@@ -16,6 +16,7 @@ import { serviceMigrations } from '../composition/migrations.js';
 import { wire } from '../composition/wiring.js';
 import { Registrar } from '../shared/registrar.js';
 import { sql } from 'kysely';
+import { expect } from 'vitest';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
 const { HttpRequest, InvocationContext } = azureFunctions;
@@ -46,9 +47,19 @@ export interface TestApp {
   token(sub: string, opts?: { admin?: boolean; kind?: 'user' | 'app' }): Promise<string>;
   /** Shorthand: creates a tenant (as a platform admin) and makes `admin` its admin. */
   createTenant(id: string, admin: string, extra?: Record<string, unknown>): Promise<void>;
+  /** Shorthand: grants `principal` a role in `tenant` (as a platform admin). */
+  addMember(tenant: string, principal: string, role: 'reader' | 'operator' | 'admin'): Promise<void>;
   /** A digest of every service table in every database (read as the owner, past row-level security). */
   snapshot(): Promise<Record<string, string>>;
   close(): Promise<void>;
+}
+
+/** Asserts a response is an error in the API's format, with the status (and code) given. */
+export function expectApiError(r: CallResult, status: number, code?: string): void {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(r.headers.get('x-ms-error-code')).toBe(r.body?.error?.code);
+  expect(typeof r.body?.error?.message).toBe('string');
+  if (code) expect(r.body.error.code).toBe(code);
 }
 
 /** Options for {@link startTestApp}. */
@@ -131,6 +142,11 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       if (r.status !== 201) throw new Error(`createTenant ${id}: ${r.status} ${JSON.stringify(r.body)}`);
       const m = await call('PUT', `tenants/${id}/members/${admin}`, { token: root, body: { role: 'admin' } });
       if (m.status !== 201) throw new Error(`add admin ${id}: ${m.status} ${JSON.stringify(m.body)}`);
+    },
+    async addMember(tenant, principal, role) {
+      const root = await token('platform-admin', { admin: true });
+      const m = await call('PUT', `tenants/${tenant}/members/${principal}`, { token: root, body: { role } });
+      if (m.status !== 201 && m.status !== 200) throw new Error(`add ${principal} to ${tenant}: ${m.status} ${JSON.stringify(m.body)}`);
     },
     async snapshot() {
       const out: Record<string, string> = {};

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type CallResult, type TestApp } from '../../test/app.js';
+import { expectApiError, startTestApp, type CallResult, type TestApp } from '../../test/app.js';
 import { catalogApi } from './api.js';
 
 let t: TestApp;
@@ -17,11 +17,6 @@ const tick = (ms = 1000) => (clock = new Date(clock.getTime() + ms));
 const pooled = { model: 'pooled' } as const;
 const svc = (name: string, extra: Record<string, unknown> = {}) => ({ name, owner: 'team-a', ...extra });
 
-function expectError(r: CallResult, status: number, code?: string): void {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(r.headers.get('x-ms-error-code')).toBe(r.body.error.code);
-  if (code) expect(r.body.error.code).toBe(code);
-}
 
 async function createEnv(tenant: string, token: string, name: string): Promise<string> {
   const r = await t.call('POST', `tenants/${tenant}/environments`, { token, body: { name, kind: 'dev', region: 'westeurope' } });
@@ -38,9 +33,8 @@ beforeAll(async () => {
   t = await startTestApp({ now: () => clock, env: { HTTP_MAX_BODY_BYTES: '4096' } });
   await t.createTenant('tenant-a', 'alice', { quotas: { maxServicesPerEnvironment: 50 } });
   await t.createTenant('tenant-b', 'bob');
-  const root = await t.token('platform-admin', { admin: true });
-  await t.call('PUT', 'tenants/tenant-a/members/olga', { token: root, body: { role: 'operator' } });
-  await t.call('PUT', 'tenants/tenant-a/members/rita', { token: root, body: { role: 'reader' } });
+  await t.addMember('tenant-a', 'olga', 'operator');
+  await t.addMember('tenant-a', 'rita', 'reader');
   alice = await t.token('alice');
   bob = await t.token('bob');
   olga = await t.token('olga');
@@ -66,9 +60,9 @@ describe('catalog', () => {
     expect(g.body).toEqual(c.body);
     expect(g.headers.get('etag')).toBe(`"${c.body.etag}"`);
     // The same id under another environment of the tenant is not there.
-    expectError(await t.call('GET', `tenants/tenant-a/environments/${envA2}/services/${id}`, { token: rita }), 404, 'NotFound');
+    expectApiError(await t.call('GET', `tenants/tenant-a/environments/${envA2}/services/${id}`, { token: rita }), 404, 'NotFound');
 
-    expectError(await t.call('PATCH', `${base}/${id}`, { token: olga, body: { owner: 'x' }, headers: { 'if-match': '"00000000-0000-0000-0000-000000000000"' } }), 412);
+    expectApiError(await t.call('PATCH', `${base}/${id}`, { token: olga, body: { owner: 'x' }, headers: { 'if-match': '"00000000-0000-0000-0000-000000000000"' } }), 412);
     const p = await t.call('PATCH', `${base}/${id}`, {
       token: olga,
       body: { owner: 'team-b', lifecycle: 'deprecated', labels: { app: null, tier: 'web' }, description: 'Orders' },
@@ -76,16 +70,16 @@ describe('catalog', () => {
     });
     expect(p.status).toBe(200);
     expect(p.body).toMatchObject({ owner: 'team-b', lifecycle: 'deprecated', labels: { tier: 'web' }, description: 'Orders' });
-    expectError(await t.call('PATCH', `${base}/${id}`, { token: olga, body: { environmentId: envA2 } }), 400, 'InvalidRequest');
+    expectApiError(await t.call('PATCH', `${base}/${id}`, { token: olga, body: { environmentId: envA2 } }), 400, 'InvalidRequest');
 
-    expectError(await t.call('POST', `${base}/${id}/retire`, { token: rita }), 403, 'Forbidden');
-    expectError(await t.call('POST', `${base}/${id}/retire`, { token: olga, headers: { 'if-match': c.headers.get('etag')! } }), 412);
+    expectApiError(await t.call('POST', `${base}/${id}/retire`, { token: rita }), 403, 'Forbidden');
+    expectApiError(await t.call('POST', `${base}/${id}/retire`, { token: olga, headers: { 'if-match': c.headers.get('etag')! } }), 412);
     tick();
     const r = await t.call('POST', `${base}/${id}/retire`, { token: olga, headers: { 'if-match': p.headers.get('etag')! } });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ status: 'retired', retiredAt: clock.toISOString() });
     expect((await t.call('POST', `${base}/${id}/retire`, { token: olga })).body).toEqual(r.body);
-    expectError(await t.call('PATCH', `${base}/${id}`, { token: olga, body: { owner: 'x' } }), 409, 'ServiceRetired');
+    expectApiError(await t.call('PATCH', `${base}/${id}`, { token: olga, body: { owner: 'x' } }), 409, 'ServiceRetired');
 
     const events = await sql<{ type: string }>`select type from catalog.outbox where subject like ${`%/services/${id}`}`.execute(t.kernel.sql.forPlacement(pooled));
     expect(events.rows.map((e) => e.type).sort()).toEqual(['ServiceRegistered', 'ServiceRetired', 'ServiceUpdated']);
@@ -97,17 +91,17 @@ describe('catalog', () => {
 
   it('keeps names unique per environment among live services', async () => {
     expect((await register('tenant-a', envA, olga, svc('cart'))).status).toBe(201);
-    expectError(await register('tenant-a', envA, olga, svc('cart')), 409, 'Conflict');
+    expectApiError(await register('tenant-a', envA, olga, svc('cart')), 409, 'Conflict');
     expect((await register('tenant-a', envA2, olga, svc('cart'))).status).toBe(201);
     const other = await register('tenant-a', envA, olga, svc('cart-2'));
-    expectError(await t.call('PATCH', `tenants/tenant-a/environments/${envA}/services/${other.body.id}`, { token: olga, body: { name: 'cart' } }), 409, 'Conflict');
+    expectApiError(await t.call('PATCH', `tenants/tenant-a/environments/${envA}/services/${other.body.id}`, { token: olga, body: { name: 'cart' } }), 409, 'Conflict');
   });
 
   it('refuses a registration in an unknown or retired environment', async () => {
-    expectError(await register('tenant-a', 'env_0000000000000000', olga, svc('x')), 404, 'NotFound');
+    expectApiError(await register('tenant-a', 'env_0000000000000000', olga, svc('x')), 404, 'NotFound');
     const env = await createEnv('tenant-a', olga, 'soon-retired');
     await t.call('POST', `tenants/tenant-a/environments/${env}/retire`, { token: alice });
-    expectError(await register('tenant-a', env, olga, svc('late')), 409, 'EnvironmentRetired');
+    expectApiError(await register('tenant-a', env, olga, svc('late')), 409, 'EnvironmentRetired');
   });
 
   it('enforces maxServicesPerEnvironment, also under concurrent registrations', async () => {
@@ -117,7 +111,7 @@ describe('catalog', () => {
     const env2 = await createEnv('quota-svc', quinn, 'q-env-2');
     const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => register('quota-svc', env, quinn, svc(`s${i}`))));
     expect(rs.filter((r) => r.status === 201)).toHaveLength(4);
-    for (const r of rs.filter((x) => x.status !== 201)) expectError(r, 409, 'QuotaExceeded');
+    for (const r of rs.filter((x) => x.status !== 201)) expectApiError(r, 409, 'QuotaExceeded');
     const n = await sql<{ n: number }>`select count(*)::int as n from catalog.services where tenant_id = 'quota-svc' and environment_id = ${env} and retired_at is null`.execute(
       t.kernel.sql.forPlacement(pooled),
     );
@@ -144,7 +138,7 @@ describe('catalog', () => {
     expect(c.status).toBe(201);
     expect(c.body).toEqual(a.body);
     const other = { 'repeatability-request-id': 'svc-create-2' };
-    expectError(await t.call('POST', `tenants/tenant-a/environments/${env}/services`, { token: olga, body: svc('idem-2'), headers: other }), 409, 'EnvironmentRetired');
+    expectApiError(await t.call('POST', `tenants/tenant-a/environments/${env}/services`, { token: olga, body: svc('idem-2'), headers: other }), 409, 'EnvironmentRetired');
   });
 });
 
@@ -178,7 +172,7 @@ describe('retiring an environment', () => {
     const env = await createEnv('tenant-a', olga, 'racing');
     expect((await register('tenant-a', env, olga, svc('early'))).status).toBe(201);
     await catalogApi(t.kernel).retireServicesOfEnvironment({ tenantId: 'tenant-a', placement: pooled }, env, clock);
-    expectError(await register('tenant-a', env, olga, svc('late')), 409, 'EnvironmentRetired');
+    expectApiError(await register('tenant-a', env, olga, svc('late')), 409, 'EnvironmentRetired');
     const list = await t.call('GET', `tenants/tenant-a/environments/${env}/services?status=all`, { token: rita });
     expect(list.body.value.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([['early', 'retired']]);
   });
@@ -248,7 +242,7 @@ describe('listing services', () => {
   });
 
   it('answers 404 for the services of an unknown environment and an empty page for an empty one', async () => {
-    expectError(await t.call('GET', 'tenants/lister/environments/env_0000000000000000/services', { token: await t.token('lena') }), 404, 'NotFound');
+    expectApiError(await t.call('GET', 'tenants/lister/environments/env_0000000000000000/services', { token: await t.token('lena') }), 404, 'NotFound');
     const empty = await createEnv('lister', await t.token('lena'), 'empty');
     expect(await names('', `tenants/lister/environments/${empty}/services`)).toEqual([]);
   });
@@ -329,7 +323,7 @@ describe('tenant isolation of the catalog', () => {
       ['GET', `tenants/tenant-a/environments/${envA}/services/${sid}`, undefined],
     ];
     for (const [method, path, body] of attempts) {
-      expectError(await t.call(method, path, { token: alice, ...(body ? { body } : {}) }), 404, 'NotFound');
+      expectApiError(await t.call(method, path, { token: alice, ...(body ? { body } : {}) }), 404, 'NotFound');
     }
     const mine = await t.call('GET', `tenants/tenant-a/services?status=all&environmentId=${envB}`, { token: alice });
     expect(mine.body.value).toEqual([]);
@@ -391,12 +385,12 @@ describe('bad input on catalog routes', () => {
           expect(r.status, `${base} ${param}=${s.slice(0, 20)}`).toBe(400);
         }
       }
-      expectError(await t.call('GET', `tenants/tenant-a/services?environmentId=${encodeURIComponent(s)}`, { token: rita }), 400);
+      expectApiError(await t.call('GET', `tenants/tenant-a/services?environmentId=${encodeURIComponent(s)}`, { token: rita }), 400);
       const id = encodeURIComponent(s);
-      expectError(await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${id}`, { token: rita }), 404);
-      expectError(await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${id}/facts`, { token: rita }), 404);
-      expectError(await t.call('POST', `tenants/tenant-a/environments/${id}/services/${sid}/retire`, { token: olga }), 404);
-      expectError(await t.call('PATCH', `tenants/tenant-a/environments/${envA}/services/${id}`, { token: olga, body: { owner: 'x' } }), 404);
+      expectApiError(await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${id}`, { token: rita }), 404);
+      expectApiError(await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${id}/facts`, { token: rita }), 404);
+      expectApiError(await t.call('POST', `tenants/tenant-a/environments/${id}/services/${sid}/retire`, { token: olga }), 404);
+      expectApiError(await t.call('PATCH', `tenants/tenant-a/environments/${envA}/services/${id}`, { token: olga, body: { owner: 'x' } }), 404);
     }
     expect((await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${sid}`, { token: rita })).body.description).toBe('untouched');
     expect(await t.snapshot()).toEqual(before);

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type CallResult, type TestApp } from '../../test/app.js';
+import { expectApiError, startTestApp, type CallResult, type TestApp } from '../../test/app.js';
 
 let t: TestApp;
 let clock = new Date('2026-03-01T00:00:00.000Z');
@@ -18,9 +18,8 @@ beforeAll(async () => {
   t = await startTestApp({ now: () => clock, env: { HTTP_MAX_BODY_BYTES: '4096' } });
   await t.createTenant('tenant-a', 'alice', { quotas: { maxEnvironments: 50 } });
   await t.createTenant('tenant-b', 'bob');
-  const root = await t.token('platform-admin', { admin: true });
-  await t.call('PUT', 'tenants/tenant-a/members/olga', { token: root, body: { role: 'operator' } });
-  await t.call('PUT', 'tenants/tenant-a/members/rita', { token: root, body: { role: 'reader' } });
+  await t.addMember('tenant-a', 'olga', 'operator');
+  await t.addMember('tenant-a', 'rita', 'reader');
   alice = await t.token('alice');
   bob = await t.token('bob');
   olga = await t.token('olga');
@@ -33,11 +32,6 @@ async function create(path: string, token: string, b: Record<string, unknown>): 
   return t.call('POST', path, { token, body: b });
 }
 
-function expectError(r: CallResult, status: number, code?: string): void {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  expect(r.headers.get('x-ms-error-code')).toBe(r.body.error.code);
-  if (code) expect(r.body.error.code).toBe(code);
-}
 
 describe('environments', () => {
   it('creates, reads, patches with If-Match and retires an environment', async () => {
@@ -58,7 +52,7 @@ describe('environments', () => {
     expect(g.body).toEqual(c.body);
 
     const stale = await t.call('PATCH', `${A}/${id}`, { token: olga, body: { displayName: 'X' }, headers: { 'if-match': '"00000000-0000-0000-0000-000000000000"' } });
-    expectError(stale, 412, 'PreconditionFailed');
+    expectApiError(stale, 412, 'PreconditionFailed');
     tick();
     const p = await t.call('PATCH', `${A}/${id}`, {
       token: olga,
@@ -68,17 +62,17 @@ describe('environments', () => {
     expect(p.status).toBe(200);
     expect(p.body).toMatchObject({ displayName: null, description: 'Where it lives', labels: { tier: 'gold' }, updatedAt: clock.toISOString() });
     expect(p.body.etag).not.toBe(c.body.etag);
-    expectError(await t.call('PATCH', `${A}/${id}`, { token: olga, body: { region: 'eastus' } }), 400, 'InvalidRequest');
+    expectApiError(await t.call('PATCH', `${A}/${id}`, { token: olga, body: { region: 'eastus' } }), 400, 'InvalidRequest');
 
-    expectError(await t.call('POST', `${A}/${id}/retire`, { token: olga }), 403, 'Forbidden');
-    expectError(await t.call('POST', `${A}/${id}/retire`, { token: alice, headers: { 'if-match': c.headers.get('etag')! } }), 412);
+    expectApiError(await t.call('POST', `${A}/${id}/retire`, { token: olga }), 403, 'Forbidden');
+    expectApiError(await t.call('POST', `${A}/${id}/retire`, { token: alice, headers: { 'if-match': c.headers.get('etag')! } }), 412);
     tick();
     const r = await t.call('POST', `${A}/${id}/retire`, { token: alice, headers: { 'if-match': p.headers.get('etag')! } });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ status: 'retired', retiredAt: clock.toISOString() });
     // Retrying is harmless; a retired environment is read-only.
     expect((await t.call('POST', `${A}/${id}/retire`, { token: alice })).body).toEqual(r.body);
-    expectError(await t.call('PATCH', `${A}/${id}`, { token: olga, body: { description: 'x' } }), 409, 'EnvironmentRetired');
+    expectApiError(await t.call('PATCH', `${A}/${id}`, { token: olga, body: { description: 'x' } }), 409, 'EnvironmentRetired');
     expect((await t.call('GET', `${A}/${id}`, { token: rita })).body.status).toBe('retired');
 
     const events = await sql<{ type: string }>`select type from environments.outbox where tenant_id = 'tenant-a' and subject = ${`tenants/tenant-a/environments/${id}`} order by created_at, type`.execute(
@@ -90,9 +84,9 @@ describe('environments', () => {
   it('keeps names unique among live environments, and frees a retired name', async () => {
     const first = await create(A, olga, body('dup'));
     expect(first.status).toBe(201);
-    expectError(await create(A, olga, body('dup', { kind: 'prod' })), 409, 'Conflict');
+    expectApiError(await create(A, olga, body('dup', { kind: 'prod' })), 409, 'Conflict');
     const other = await create(A, olga, body('dup-2'));
-    expectError(await t.call('PATCH', `${A}/${other.body.id}`, { token: olga, body: { name: 'dup' } }), 409, 'Conflict');
+    expectApiError(await t.call('PATCH', `${A}/${other.body.id}`, { token: olga, body: { name: 'dup' } }), 409, 'Conflict');
     await t.call('POST', `${A}/${first.body.id}/retire`, { token: alice });
     const again = await create(A, olga, body('dup'));
     expect(again.status).toBe(201);
@@ -115,7 +109,7 @@ describe('environments', () => {
     const quinn = await t.token('quinn');
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => t.call('POST', 'tenants/quota-env/environments', { token: quinn, body: body(`q${i}`) })));
     expect(results.filter((r) => r.status === 201)).toHaveLength(5);
-    for (const r of results.filter((x) => x.status !== 201)) expectError(r, 409, 'QuotaExceeded');
+    for (const r of results.filter((x) => x.status !== 201)) expectApiError(r, 409, 'QuotaExceeded');
     const live = await sql<{ n: number }>`select count(*)::int as n from environments.environments where tenant_id = 'quota-env' and retired_at is null`.execute(
       t.kernel.sql.forPlacement({ model: 'pooled' }),
     );
@@ -124,11 +118,11 @@ describe('environments', () => {
     const list = await t.call('GET', 'tenants/quota-env/environments', { token: quinn });
     await t.call('POST', `tenants/quota-env/environments/${list.body.value[0].id}/retire`, { token: quinn });
     expect((await t.call('POST', 'tenants/quota-env/environments', { token: quinn, body: body('q-after') })).status).toBe(201);
-    expectError(await t.call('POST', 'tenants/quota-env/environments', { token: quinn, body: body('q-over') }), 409, 'QuotaExceeded');
+    expectApiError(await t.call('POST', 'tenants/quota-env/environments', { token: quinn, body: body('q-over') }), 409, 'QuotaExceeded');
   });
 
   it('enforces roles: readers read, operators write, admins retire', async () => {
-    expectError(await create(A, rita, body('by-reader')), 403, 'Forbidden');
+    expectApiError(await create(A, rita, body('by-reader')), 403, 'Forbidden');
     expect((await t.call('GET', A, { token: rita })).status).toBe(200);
   });
 });
@@ -219,7 +213,7 @@ describe('listing environments', () => {
     expect(second.body.value.map((e: { name: string }) => e.name)).toEqual(['web-dev', 'web-prod']);
     const token = next.searchParams.get('skipToken')!;
     const mixed = await t.call('GET', `tenants/lister/environments?createdAfter=${encodeURIComponent(t0.toISOString())}&skipToken=${token}`, { token: lena });
-    expectError(mixed, 400, 'InvalidRequest');
+    expectApiError(mixed, 400, 'InvalidRequest');
     expect(mixed.body.error.target).toBe('skipToken');
   });
 });
@@ -281,18 +275,18 @@ describe('bad input on environment routes', () => {
       const r = await t.call('GET', `${A}?labelSelector=${encodeURIComponent(sel)}`, { token: rita });
       // `app=` is valid (empty value); the rest are not.
       if (sel === 'app=') expect(r.status).toBe(200);
-      else expectError(r, 400, 'InvalidRequest');
+      else expectApiError(r, 400, 'InvalidRequest');
     }
-    expectError(await t.call('GET', `${A}?createdAfter=2026-01-02T00:00:00Z&createdBefore=2026-01-01T00:00:00Z`, { token: rita }), 400);
+    expectApiError(await t.call('GET', `${A}?createdAfter=2026-01-02T00:00:00Z&createdBefore=2026-01-01T00:00:00Z`, { token: rita }), 400);
     expect((await t.call('GET', `${A}/${id}`, { token: rita })).body.description).toBe('untouched');
     expect(await t.snapshot()).toEqual(before);
   });
 
   it('answers a malformed or unknown environment id with 404', async () => {
     for (const bad of ['env_0000000000000000', "env_' or 1=1", 'ENV_ABC', '🚀']) {
-      expectError(await t.call('GET', `${A}/${encodeURIComponent(bad)}`, { token: rita }), 404, 'NotFound');
-      expectError(await t.call('PATCH', `${A}/${encodeURIComponent(bad)}`, { token: olga, body: { description: 'x' } }), 404, 'NotFound');
-      expectError(await t.call('POST', `${A}/${encodeURIComponent(bad)}/retire`, { token: alice }), 404, 'NotFound');
+      expectApiError(await t.call('GET', `${A}/${encodeURIComponent(bad)}`, { token: rita }), 404, 'NotFound');
+      expectApiError(await t.call('PATCH', `${A}/${encodeURIComponent(bad)}`, { token: olga, body: { description: 'x' } }), 404, 'NotFound');
+      expectApiError(await t.call('POST', `${A}/${encodeURIComponent(bad)}/retire`, { token: alice }), 404, 'NotFound');
     }
   });
 });
@@ -316,7 +310,7 @@ describe('tenant isolation of environments', () => {
     ];
     for (const [method, path, b2] of attempts) {
       const r = await t.call(method, path, { token: alice, ...(b2 ? { body: b2 } : {}) });
-      expectError(r, 404, 'NotFound');
+      expectApiError(r, 404, 'NotFound');
     }
     // A's list never shows B's rows, whatever the filter.
     const list = await t.call('GET', `${A}?status=all&labelSelector=app%3Dweb&maxpagesize=100`, { token: alice });
