@@ -15,7 +15,9 @@ import { registerAll } from '../composition/registry.js';
 import { serviceMigrations } from '../composition/migrations.js';
 import { wire } from '../composition/wiring.js';
 import { Registrar } from '../shared/registrar.js';
+import { SqlDatabases } from '../shared/sql/database.js';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { expect } from 'vitest';
 
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
@@ -39,6 +41,8 @@ export interface CallResult {
 
 export interface TestApp {
   kernel: Kernel;
+  /** The databases as their owner (past row-level security), for tests that look at stored rows. */
+  owner: SqlDatabases;
   registrar: Registrar;
   db: TestDatabase;
   silos: Record<string, TestDatabase>;
@@ -88,7 +92,17 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     ...opts.env,
   };
   await runMigrations(env);
-  const kernel = wire(createKernel(loadSettings(env), opts.now ? { now: opts.now } : {}));
+  // On a PostgreSQL server the app connects as an ordinary login (not superuser, no BYPASSRLS,
+  // owning nothing) that is only a member of the service roles, as in Azure. PGlite has one
+  // session user, so there the service roles alone carry the boundary.
+  const appEnv = { ...env };
+  if (db.engine === 'postgres') {
+    await grantAppLogin([db, ...Object.values(silos)]);
+    appEnv.SQL_CONNECTION_STRING = asAppLogin(db.url);
+    appEnv.SQL_SILOS = JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, asAppLogin(v.url)])));
+  }
+  const kernel = wire(createKernel(loadSettings(appEnv), opts.now ? { now: opts.now } : {}));
+  const owner = new SqlDatabases(loadSettings(env).sql);
   const registrar = new Registrar(async () => kernel);
   registerAll(registrar);
   await registrar.loadAll();
@@ -131,6 +145,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
 
   return {
     kernel,
+    owner,
     registrar,
     db,
     silos,
@@ -150,7 +165,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async snapshot() {
       const out: Record<string, string> = {};
-      for (const { name, db: k, placement } of kernel.sql.all()) {
+      for (const { name, db: k, placement } of owner.all()) {
         for (const svc of serviceMigrations.filter((s) => placement.model === 'pooled' || !s.pooledOnly)) {
           const tables = await sql<{ t: string }>`select tablename as t from pg_tables where schemaname = ${svc.schema}
                                                    and tablename not like 'migrations%' order by 1`.execute(k);
@@ -165,11 +180,47 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await kernel.sql.close();
+      await owner.close();
       await db.stop();
       for (const s of Object.values(silos)) await s.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The login the app uses on a PostgreSQL server in tests. */
+export const APP_LOGIN = 'rp_app_login';
+
+function asAppLogin(url: string): string {
+  const u = new URL(url);
+  u.username = APP_LOGIN;
+  u.password = '';
+  return u.toString();
+}
+
+/** Creates the app login if missing and makes it a member of every service role. */
+async function grantAppLogin(dbs: TestDatabase[]): Promise<void> {
+  for (const d of dbs) {
+    const c = new pg.Client({ connectionString: d.url });
+    await c.connect();
+    try {
+      await c.query(`do $$ begin
+          if not exists (select 1 from pg_roles where rolname = '${APP_LOGIN}') then
+            create role ${APP_LOGIN} login nosuperuser nocreatedb nocreaterole nobypassrls;
+          end if;
+        exception when duplicate_object or unique_violation then null;
+        end $$`);
+      const roles = await c.query<{ rolname: string }>(`select rolname from pg_roles where rolname like 'rp\\_%' and not rolcanlogin`);
+      for (const { rolname } of roles.rows) {
+        await c.query(`grant ${rolname} to ${APP_LOGIN}`).catch((e: { code?: string }) => {
+          // Concurrent grants from other test files: already a member is fine.
+          if (e.code !== '23505' && e.code !== 'XX000') throw e;
+        });
+      }
+    } finally {
+      await c.end();
+    }
+  }
 }
 
 /** Matches `path` against the registered routes' templates, the way the Functions host does. */

@@ -81,7 +81,7 @@ describe('catalog', () => {
     expect((await t.call('POST', `${base}/${id}/retire`, { token: olga })).body).toEqual(r.body);
     expectApiError(await t.call('PATCH', `${base}/${id}`, { token: olga, body: { owner: 'x' } }), 409, 'ServiceRetired');
 
-    const events = await sql<{ type: string }>`select type from catalog.outbox where subject like ${`%/services/${id}`}`.execute(t.kernel.sql.forPlacement(pooled));
+    const events = await sql<{ type: string }>`select type from catalog.outbox where subject like ${`%/services/${id}`}`.execute(t.owner.forPlacement(pooled));
     expect(events.rows.map((e) => e.type).sort()).toEqual(['ServiceRegistered', 'ServiceRetired', 'ServiceUpdated']);
     // The in-process API sees it too.
     const api = catalogApi(t.kernel);
@@ -113,7 +113,7 @@ describe('catalog', () => {
     expect(rs.filter((r) => r.status === 201)).toHaveLength(4);
     for (const r of rs.filter((x) => x.status !== 201)) expectApiError(r, 409, 'QuotaExceeded');
     const n = await sql<{ n: number }>`select count(*)::int as n from catalog.services where tenant_id = 'quota-svc' and environment_id = ${env} and retired_at is null`.execute(
-      t.kernel.sql.forPlacement(pooled),
+      t.owner.forPlacement(pooled),
     );
     expect(n.rows[0]?.n).toBe(4);
     // The quota is per environment.
@@ -160,7 +160,7 @@ describe('retiring an environment', () => {
     ]);
     expect((await t.call('GET', `tenants/tenant-a/environments/${env}/services`, { token: rita })).body.value).toEqual([]);
     const events = await sql<{ n: number }>`select count(*)::int as n from catalog.outbox where type = 'ServiceRetired' and data->>'reason' = 'environmentRetired' and subject like ${`%/environments/${env}/%`}`.execute(
-      t.kernel.sql.forPlacement(pooled),
+      t.owner.forPlacement(pooled),
     );
     expect(events.rows[0]?.n).toBe(2);
     expect((await t.call('POST', `tenants/tenant-a/environments/${env}/retire`, { token: alice })).status).toBe(200);
@@ -407,7 +407,7 @@ describe('schema', () => {
       join pg_namespace n on n.oid = tb.relnamespace
       join pg_am am on am.oid = c.relam
       left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-      where n.nspname = 'catalog' and tb.relname in ('services', 'retired_environments')`.execute(t.kernel.sql.forPlacement(pooled));
+      where n.nspname = 'catalog' and tb.relname in ('services', 'retired_environments')`.execute(t.owner.forPlacement(pooled));
     expect(rows.rows.length).toBeGreaterThan(7);
     for (const r of rows.rows) {
       if (r.method === 'gin') expect(r.index).toBe('services_labels');

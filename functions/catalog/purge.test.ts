@@ -61,7 +61,7 @@ async function setup(tenant: string, admin: string, names: string[], extra: Reco
 const outbox = async (tenant: string, type: string) =>
   (
     await sql<{ subject: string; data: { reasons?: string[] } }>`select subject, data from catalog.outbox where tenant_id = ${tenant} and type = ${type} order by subject`.execute(
-      t.kernel.sql.forPlacement({ model: 'pooled' }),
+      t.owner.forPlacement({ model: 'pooled' }),
     )
   ).rows;
 
@@ -163,7 +163,7 @@ describe('purge of retired services', () => {
     await s.retire('old');
     at(91);
     const count = async (placement: Parameters<typeof t.kernel.sql.forPlacement>[0]) =>
-      (await sql<{ n: number }>`select count(*)::int as n from catalog.services where tenant_id = 'psilo'`.execute(t.kernel.sql.forPlacement(placement))).rows[0]?.n;
+      (await sql<{ n: number }>`select count(*)::int as n from catalog.services where tenant_id = 'psilo'`.execute(t.owner.forPlacement(placement))).rows[0]?.n;
     expect(await count({ model: 'siloed', database: 'silo-a' })).toBe(2);
     expect(await count({ model: 'pooled' })).toBe(0);
     expect(await purgeRetiredServices(t.kernel, { tenantIds: ['psilo'] })).toMatchObject({ examined: 1, purged: 1 });
@@ -176,7 +176,7 @@ describe('purge of retired services', () => {
     const s = await setup('pr', 'rob', ['one', 'two']);
     // The environment's transaction committed but the process died before the catalog's cascade.
     const retiredAt = new Date(T0.getTime() + 1000);
-    await sql`update environments.environments set retired_at = ${retiredAt} where tenant_id = 'pr' and id = ${s.env}`.execute(t.kernel.sql.forPlacement({ model: 'pooled' }));
+    await sql`update environments.environments set retired_at = ${retiredAt} where tenant_id = 'pr' and id = ${s.env}`.execute(t.owner.forPlacement({ model: 'pooled' }));
     expect(await s.status('one')).toBe('active');
     at(1);
     const r = await purgeRetiredServices(t.kernel, { tenantIds: ['pr'] });

@@ -76,7 +76,7 @@ describe('environments', () => {
     expect((await t.call('GET', `${A}/${id}`, { token: rita })).body.status).toBe('retired');
 
     const events = await sql<{ type: string }>`select type from environments.outbox where tenant_id = 'tenant-a' and subject = ${`tenants/tenant-a/environments/${id}`} order by created_at, type`.execute(
-      t.kernel.sql.forPlacement({ model: 'pooled' }),
+      t.owner.forPlacement({ model: 'pooled' }),
     );
     expect(events.rows.map((e) => e.type).sort()).toEqual(['EnvironmentCreated', 'EnvironmentRetired', 'EnvironmentUpdated']);
   });
@@ -111,7 +111,7 @@ describe('environments', () => {
     expect(results.filter((r) => r.status === 201)).toHaveLength(5);
     for (const r of results.filter((x) => x.status !== 201)) expectApiError(r, 409, 'QuotaExceeded');
     const live = await sql<{ n: number }>`select count(*)::int as n from environments.environments where tenant_id = 'quota-env' and retired_at is null`.execute(
-      t.kernel.sql.forPlacement({ model: 'pooled' }),
+      t.owner.forPlacement({ model: 'pooled' }),
     );
     expect(live.rows[0]?.n).toBe(5);
     // Retiring one frees a slot.
@@ -334,7 +334,7 @@ describe('siloed tenants', () => {
       const count = async (placement: Parameters<typeof s.kernel.sql.forPlacement>[0], tenant: string) =>
         (
           await sql<{ n: number }>`select count(*)::int as n from environments.environments where tenant_id = ${tenant}`.execute(
-            s.kernel.sql.forPlacement(placement),
+            s.owner.forPlacement(placement),
           )
         ).rows[0]?.n;
       expect(await count({ model: 'siloed', database: 'silo-a' }, 'siloed')).toBe(1);
@@ -358,7 +358,7 @@ describe('schema', () => {
       join pg_namespace n on n.oid = tb.relnamespace
       join pg_am am on am.oid = c.relam
       left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-      where n.nspname = 'environments' and tb.relname = 'environments'`.execute(t.kernel.sql.forPlacement({ model: 'pooled' }));
+      where n.nspname = 'environments' and tb.relname = 'environments'`.execute(t.owner.forPlacement({ model: 'pooled' }));
     expect(rows.rows.length).toBeGreaterThan(4);
     for (const r of rows.rows) {
       if (r.method === 'gin') expect(r.index).toBe('environments_labels');

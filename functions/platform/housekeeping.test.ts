@@ -15,7 +15,7 @@ describe('platformHousekeeping', () => {
   it('deletes published events and idempotency records past retention, keeps the rest', async () => {
     const root = await t.token('platform-admin', { admin: true });
     await t.call('POST', 'tenants', { token: root, body: { id: 'hk', displayName: 'HK' }, headers: { 'repeatability-request-id': 'hk-1' } });
-    const db = t.kernel.sql.forPlacement({ model: 'pooled' });
+    const db = t.owner.forPlacement({ model: 'pooled' });
     const count = async (q: string) => (await sql<{ n: number }>`select count(*)::int as n from ${sql.raw(q)}`.execute(db)).rows[0]?.n;
     // Age everything: one event published long ago, one still pending.
     await sql`insert into tenants.outbox (tenant_id, id, type, subject, data, published_at, created_at)
