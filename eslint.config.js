@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.local/**', 'coverage/**', 'infra/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.local/**', '.package/**', 'coverage/**', 'infra/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -5,7 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { loadSettings } from '../shared/settings.js';
-import { SqlDatabases } from '../shared/sql/database.js';
+import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { migrateAll, type MigrationReport } from '../shared/sql/migrator.js';
 import { serviceMigrations } from '../composition/migrations.js';
 
@@ -24,8 +24,7 @@ export async function runMigrations(
   const out: Record<string, MigrationReport[]> = {};
   try {
     for (const { name, db, placement } of dbs.all()) {
-      const services = placement.model === 'pooled' ? serviceMigrations : serviceMigrations.filter((s) => !s.pooledOnly);
-      out[name] = await migrateAll(db, services);
+      out[name] = await migrateAll(db, servicesIn(placement, serviceMigrations));
       const applied = out[name].flatMap((r) => r.applied.map((m) => `${r.service}/${m}`));
       log(`${name}: ${applied.length ? `applied ${applied.join(', ')}` : 'up to date'}`);
     }

@@ -9,7 +9,6 @@ import { SqlDatabases, type ServiceSql } from './sql/database.js';
 import { OpenApi } from './http/openapi.js';
 import { HttpRoutes, type TenantAccessPort } from './http/pipeline.js';
 import { AzureClients } from './clients.js';
-import type { ServiceMigrations } from './sql/migrator.js';
 
 /** What every service gets. */
 export interface Kernel {
@@ -29,12 +28,6 @@ export interface Kernel {
   loadAllRoutes(): Promise<void>;
 }
 
-
-/** A service as the composition root sees it. */
-export interface ServiceModule {
-  sql: ServiceMigrations;
-  register(kernel: Kernel): void;
-}
 
 /** Builds the kernel. Clients and pools are created lazily on first use. */
 export function createKernel(settings: Settings, opts: { now?: () => Date } = {}): Kernel {

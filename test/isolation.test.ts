@@ -7,7 +7,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_LOGIN, startTestApp, type TestApp } from './app.js';
-import { inScope } from '../shared/sql/database.js';
+import { inScope, servicesIn } from '../shared/sql/database.js';
 import { emit } from '../shared/events/outbox.js';
 import { serviceMigrations } from '../composition/migrations.js';
 import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
@@ -89,7 +89,7 @@ describe('row-level security', () => {
 
   it('runs every service as a role that is not owner, superuser or BYPASSRLS', async () => {
     for (const { db, placement } of t.owner.all()) {
-      for (const svc of serviceMigrations.filter((s) => placement.model === 'pooled' || !s.pooledOnly)) {
+      for (const svc of servicesIn(placement, serviceMigrations)) {
         const role = await sql<{ rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean }>`
           select rolsuper, rolbypassrls, rolcanlogin from pg_roles where rolname = ${svc.role}`.execute(db);
         expect(role.rows, svc.role).toHaveLength(1);
@@ -122,7 +122,7 @@ describe('siloed tenants', () => {
       await migrateAll(db, [{ ...probe, migrations: { '0001_init': { up: (db) => createKernelTables(db) } } }]);
     }
     // A route of the real pipeline writing through ctx.tx, as every service does.
-    t.kernel.routes.define({
+    t.kernel.routes.add({
       name: 'testSiloWrite',
       method: 'POST',
       route: 'tenants/{tenantId}/test-silo-write',

@@ -13,7 +13,6 @@
  * `catalogApi(kernel).addReferenceChecker('deployments', deploymentsApi(kernel).serviceReferences)`.
  */
 import { perKernel, type Kernel } from '../../shared/kernel.js';
-import { inScope } from '../../shared/sql/database.js';
 import { createCascade } from './cascade.js';
 import { catalogPlugs } from './plugs.js';
 import type { FactPart, FactParts } from './schemas.js';
@@ -76,12 +75,7 @@ function createCatalogApi(kernel: Kernel): CatalogApi {
   const plugs = catalogPlugs(kernel);
   return {
     async getService(tenant, serviceId) {
-      const row = await inScope<store.CatalogDb, store.ServiceRow | undefined>(
-        kernel.sql.forPlacement(tenant.placement),
-        { tenantId: tenant.tenantId, placement: tenant.placement },
-        CATALOG_SQL,
-        (trx) => store.getService(trx, tenant.tenantId, serviceId),
-      );
+      const row = await kernel.sql.run(tenant, CATALOG_SQL, (trx: store.Tx) => store.getService(trx, tenant.tenantId, serviceId));
       return row ? toSummary(row) : undefined;
     },
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),

@@ -4,7 +4,6 @@
  * by the daily timer's repair step for any retired environment whose cascade did not complete.
  */
 import type { Kernel } from '../../shared/kernel.js';
-import { inScope } from '../../shared/sql/database.js';
 import type * as store from './store.js';
 import { CATALOG_SQL, retireServicesOfEnvironment, type TenantRef } from './service.js';
 
@@ -13,10 +12,7 @@ export type EnvironmentCascade = (tenant: TenantRef, environmentId: string, reti
 
 export function createCascade(kernel: Kernel): EnvironmentCascade {
   return (tenant, environmentId, retiredAt) =>
-    inScope<store.CatalogDb, number>(
-      kernel.sql.forPlacement(tenant.placement),
-      { tenantId: tenant.tenantId, placement: tenant.placement },
-      CATALOG_SQL,
-      (trx) => retireServicesOfEnvironment(trx, tenant.tenantId, environmentId, retiredAt, kernel.now()),
+    kernel.sql.run(tenant, CATALOG_SQL, (trx: store.Tx) =>
+      retireServicesOfEnvironment(trx, tenant.tenantId, environmentId, retiredAt, kernel.now()),
     );
 }

@@ -12,7 +12,6 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
 import { emit } from '../../shared/events/outbox.js';
-import { inScope } from '../../shared/sql/database.js';
 import { storageMap } from '../../shared/storage-map.js';
 import { environmentsApi, type EnvironmentsApi } from '../environments/api.js';
 import { tenantsApi, type TenantsApi } from '../tenants/api.js';
@@ -203,5 +202,5 @@ async function purgeTenant(
 }
 
 function inCatalog<T>(kernel: Kernel, tenant: TenantRef, fn: (trx: store.Tx) => Promise<T>): Promise<T> {
-  return inScope<store.CatalogDb, T>(kernel.sql.forPlacement(tenant.placement), { tenantId: tenant.tenantId, placement: tenant.placement }, CATALOG_SQL, fn);
+  return kernel.sql.run(tenant, CATALOG_SQL, fn);
 }

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { ApiError, apiError, conflict, notFound } from '../../shared/errors.js';
-import { checkEtag } from '../../shared/http/etag.js';
+import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
 import { mergeLabels } from '../../shared/labels.js';
 import { emit } from '../../shared/events/outbox.js';
 import type { Placement, ServiceSql } from '../../shared/sql/database.js';
@@ -115,7 +115,7 @@ export async function patchService(
     ...(patch.labels !== undefined ? { labels: mergeLabels(current.labels, patch.labels) } : {}),
     updated_at: now,
   });
-  if (!row) throw apiError('PreconditionFailed', 'The service changed concurrently; read it again.', { target: 'If-Match' });
+  if (!row) throw concurrentlyChanged('service');
   await emit(trx, tenantId, { type: 'ServiceUpdated', subject: subject(tenantId, environmentId, id), data: { fields: Object.keys(patch) } });
   return row;
 }
@@ -134,7 +134,7 @@ export async function retireService(
   checkEtag(ifMatch, current.etag);
   if (current.retired_at) return current;
   const row = await store.updateService(trx, tenantId, id, current.etag, { retired_at: now, updated_at: now });
-  if (!row) throw apiError('PreconditionFailed', 'The service changed concurrently; read it again.', { target: 'If-Match' });
+  if (!row) throw concurrentlyChanged('service');
   await emit(trx, tenantId, {
     type: 'ServiceRetired',
     subject: subject(tenantId, environmentId, id),

@@ -5,7 +5,6 @@
  * service's schema (the boundary is enforced by the database, not only by the code).
  */
 import { perKernel, type Kernel } from '../../shared/kernel.js';
-import { inScope } from '../../shared/sql/database.js';
 import * as store from './store.js';
 import { ENVIRONMENTS_SQL, retireListeners, type EnvironmentRetiredListener, type TenantRef } from './service.js';
 import type { StorageTopologyDto } from './schemas.js';
@@ -45,8 +44,7 @@ export const environmentsApi = perKernel(createEnvironmentsApi);
 
 function createEnvironmentsApi(kernel: Kernel): EnvironmentsApi {
   const listeners = retireListeners(kernel);
-  const run = <T>(tenant: TenantRef, fn: (trx: store.Tx) => Promise<T>) =>
-    inScope<store.EnvironmentsDb, T>(kernel.sql.forPlacement(tenant.placement), { tenantId: tenant.tenantId, placement: tenant.placement }, ENVIRONMENTS_SQL, fn);
+  const run = <T>(tenant: TenantRef, fn: (trx: store.Tx) => Promise<T>) => kernel.sql.run(tenant, ENVIRONMENTS_SQL, fn);
 
   return {
     async getEnvironment(tenant, environmentId) {

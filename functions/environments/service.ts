@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { ApiError, apiError, conflict, notFound } from '../../shared/errors.js';
-import { checkEtag } from '../../shared/http/etag.js';
+import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
 import { mergeLabels } from '../../shared/labels.js';
 import { emit } from '../../shared/events/outbox.js';
 import { perKernel } from '../../shared/kernel.js';
@@ -143,7 +143,7 @@ export async function patchEnvironment(
     ...(patch.storageTopology !== undefined ? { storage_topology: patch.storageTopology } : {}),
     updated_at: now,
   });
-  if (!row) throw apiError('PreconditionFailed', 'The environment changed concurrently; read it again.', { target: 'If-Match' });
+  if (!row) throw concurrentlyChanged('environment');
   await emit(trx, tenantId, {
     type: 'EnvironmentUpdated',
     subject: `tenants/${tenantId}/environments/${id}`,
@@ -168,7 +168,7 @@ export async function retireEnvironment(
   checkEtag(ifMatch, current.etag);
   if (current.retired_at) return { row: current, changed: false };
   const row = await store.updateEnvironment(trx, tenantId, id, current.etag, { retired_at: now, updated_at: now });
-  if (!row) throw apiError('PreconditionFailed', 'The environment changed concurrently; read it again.', { target: 'If-Match' });
+  if (!row) throw concurrentlyChanged('environment');
   await emit(trx, tenantId, {
     type: 'EnvironmentRetired',
     subject: `tenants/${tenantId}/environments/${id}`,

@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { Kernel } from '../../shared/kernel.js';
-import { inScope, type ServiceSql } from '../../shared/sql/database.js';
+import { inScope, servicesIn, type ServiceSql } from '../../shared/sql/database.js';
 
 export const KERNEL_RECORD_RETENTION_DAYS = 7;
 const BATCH = 5_000;
@@ -15,7 +15,7 @@ export async function expireKernelRecords(kernel: Kernel, services: ServiceSql[]
   const cutoff = new Date(kernel.now().getTime() - KERNEL_RECORD_RETENTION_DAYS * 86_400_000);
   const total = { outbox: 0, idempotency: 0 };
   for (const { placement, db } of kernel.sql.all()) {
-    for (const svc of services.filter((s) => placement.model === 'pooled' || !s.pooledOnly)) {
+    for (const svc of servicesIn(placement, services)) {
       for (;;) {
         const n = await inScope(db, { platform: true, placement }, svc, async (trx) => {
           const o = await sql`delete from outbox where ctid in (

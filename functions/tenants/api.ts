@@ -6,8 +6,8 @@
 import { perKernel, type Kernel } from '../../shared/kernel.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
 import type { TenantAccess, TenantAccessPort } from '../../shared/http/pipeline.js';
-import { inScope, type Placement } from '../../shared/sql/database.js';
-import { scopedRead } from '../../shared/sql/scoped-read.js';
+import type { Kysely } from 'kysely';
+import type { Placement } from '../../shared/sql/database.js';
 import * as store from './store.js';
 import { TENANTS_SQL, toAccess } from './service.js';
 
@@ -38,8 +38,9 @@ function createTenantsApi(kernel: Kernel): TenantsApi {
 
   // One round trip: the tenant row and the caller's membership, read in the tenant's own scope.
   const load = async (principal: Principal, tenantId: string) => {
-    const query = store.selectTenantWithRole(kernel.sql.forPlacement(pooled), tenantId, principal.id).compile();
-    const [row] = await scopedRead(kernel.sql.poolFor(pooled), { tenantId, placement: pooled }, TENANTS_SQL, query);
+    const [row] = await kernel.sql.read({ tenantId, placement: pooled }, TENANTS_SQL, (db: Kysely<store.TenantsDb>) =>
+      store.selectTenantWithRole(db, tenantId, principal.id),
+    );
     return row ? toAccess(row, principal, row.role) : null;
   };
 
@@ -61,11 +62,8 @@ function createTenantsApi(kernel: Kernel): TenantsApi {
     async *listTenants() {
       let after: string | undefined;
       for (;;) {
-        const rows = await inScope<store.TenantsDb, store.TenantRow[]>(
-          kernel.sql.forPlacement(pooled),
-          { platform: true, placement: pooled },
-          TENANTS_SQL,
-          (trx) => store.selectTenants(trx, { limit: 200, ...(after !== undefined ? { after } : {}) }).execute(),
+        const rows = await kernel.sql.read({ platform: true, placement: pooled }, TENANTS_SQL, (db: Kysely<store.TenantsDb>) =>
+          store.selectTenants(db, { limit: 200, ...(after !== undefined ? { after } : {}) }),
         );
         for (const r of rows) {
           yield {

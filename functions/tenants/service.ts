@@ -1,6 +1,6 @@
 /** Tenant rules: creation, updates, memberships, and the access check every service relies on. */
 import { apiError, conflict, invalid, notFound } from '../../shared/errors.js';
-import { checkEtag } from '../../shared/http/etag.js';
+import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
 import type { TenantAccess } from '../../shared/http/pipeline.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
 import type { ServiceSql } from '../../shared/sql/database.js';
@@ -76,7 +76,7 @@ export async function patchTenant(
     current.etag,
   );
   // The row changed between our read and write: another writer won.
-  if (!row) throw apiError('PreconditionFailed', 'The tenant changed concurrently; read it again.', { target: 'If-Match' });
+  if (!row) throw concurrentlyChanged('tenant');
   await emit(trx, tenantId, { type: 'TenantUpdated', subject: `tenants/${tenantId}`, data: { fields: Object.keys(patch) } });
   return row;
 }

@@ -4,15 +4,13 @@
  * {@link HttpRoutes.define}; that registers the Azure Function, the OpenAPI path, and the route
  * table tests and the local host use.
  */
-import { app, type FunctionInput, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { createHash } from 'node:crypto';
 import { sql, type Compilable, type Kysely, type Transaction } from 'kysely';
-import { scopedRead, UninlinableParameterError } from '../sql/scoped-read.js';
 import { z } from 'zod';
-import type { ApiError} from '../errors.js';
-import { apiError, invalid, isApiError, notFound, type ErrorDetail } from '../errors.js';
+import { apiError, invalid, isApiError, notFound, type ApiError, type ErrorDetail } from '../errors.js';
 import type { Authenticator, Principal } from '../auth/authenticate.js';
-import { inScope, isTransientDbError, type Placement, type ServiceSql, type SqlDatabases, type SqlScope } from '../sql/database.js';
+import { isTransientDbError, scopeFor, type Placement, type ServiceSql, type SqlDatabases, type SqlScope } from '../sql/database.js';
 import { ErrorResponse, type OpenApi } from './openapi.js';
 import { expectedEtag, etagHeader } from './etag.js';
 import { pageQuery, toPage, type Page } from './pagination.js';
@@ -116,7 +114,6 @@ export interface RouteDef<P extends AnyObject, Q extends AnyObject, B extends z.
    * request answers from its record without running it.
    */
   prepare?(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
-  extraInputs?: FunctionInput[];
   handler(ctx: RouteContext<z.output<P>, z.output<Q>, z.output<B>>): Promise<Reply>;
 }
 
@@ -176,18 +173,6 @@ export class HttpRoutes {
     this.routes.push({ name: def.name, method: def.method, route: def.route, access: def.access, handler });
     this.document(def);
     return handler;
-  }
-
-  /** Adds a route and registers it with the Functions host at once (tests, ad-hoc routes). */
-  define<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(def: RouteDef<P, Q, B>): void {
-    const handler = this.add(def);
-    app.http(def.name, {
-      methods: [def.method],
-      route: def.route,
-      authLevel: 'anonymous',
-      handler,
-      ...(def.extraInputs ? { extraInputs: def.extraInputs } : {}),
-    });
   }
 
   private compose<P extends AnyObject, Q extends AnyObject, B extends z.ZodType>(def: RouteDef<P, Q, B>) {
@@ -282,19 +267,12 @@ export class HttpRoutes {
           if (outer.svc.schema !== svc.schema) throw new Error(`idempotent route ${def.name} used two services`);
           return fn(outer.trx);
         }
-        const s = svc.pooledOnly ? { ...scope, placement: { model: 'pooled' } as Placement } : scope;
-        return inScope(k.sql.forPlacement(s.placement), s, svc, fn);
+        return k.sql.run(scope, svc, fn);
       },
       read: async (svc, build) => {
-        const s = svc.pooledOnly ? { ...scope, placement: { model: 'pooled' } as Placement } : scope;
-        const query = build(k.sql.forPlacement(s.placement)).compile();
-        if (outer) return (await ctx.tx(svc, (trx) => trx.executeQuery(query))).rows;
-        try {
-          return await scopedRead(k.sql.poolFor(s.placement), s, svc, query);
-        } catch (e) {
-          if (!(e instanceof UninlinableParameterError)) throw e;
-          return (await inScope(k.sql.forPlacement(s.placement), s, svc, (trx) => trx.executeQuery(query))).rows;
-        }
+        if (!outer) return k.sql.read(scope, svc, build);
+        const query = build(k.sql.forPlacement(scopeFor(svc, scope).placement)).compile();
+        return (await ctx.tx(svc, (trx) => trx.executeQuery(query))).rows;
       },
       page: (rows, cursorOf, map) => toPage(rows, pageSize, request.url, cursorOf, map),
       prepared: undefined,
@@ -310,30 +288,22 @@ export class HttpRoutes {
       throw invalid('Repeatability-Request-ID must be 1-128 characters of [A-Za-z0-9._:-].', 'Repeatability-Request-ID');
     }
     const svc = def.idempotent;
-    if (svc.pooledOnly) scope.placement = { model: 'pooled' };
+    const key = 'tenantId' in scope ? scope.tenantId : '';
     const hash = createHash('sha256').update(`${def.name}\n${request.url}\n${JSON.stringify(body ?? null)}`).digest('hex');
     if (def.prepare) {
-      const key = 'tenantId' in scope ? scope.tenantId : '';
-      const prior = await inScope(k.sql.forPlacement(scope.placement), scope, svc, (trx) =>
-        sql<{ request_hash: string; response: Reply | null }>`select request_hash, response from idempotency
-          where tenant_id = ${key} and request_id = ${requestId}`.execute(trx),
-      );
-      const row = prior.rows[0];
+      // A completed request replays from its record without preparing again.
+      const row = await k.sql.run(scope, svc, (trx) => idempotencyRecord(trx, key, requestId));
       if (row?.response && row.request_hash === hash) return withHeader(row.response, 'Repeatability-Result', 'accepted');
       ctx.prepared = await def.prepare(ctx);
     }
-    return inScope(k.sql.forPlacement(scope.placement), scope, svc, async (trx) => {
+    return k.sql.run(scope, svc, async (trx) => {
       outer = { svc, trx };
-      const key = 'tenantId' in scope ? scope.tenantId : '';
       const inserted = await sql<{ request_id: string }>`
         insert into idempotency (tenant_id, request_id, operation, request_hash)
         values (${key}, ${requestId}, ${def.name}, ${hash})
         on conflict do nothing returning request_id`.execute(trx);
       if (inserted.rows.length === 0) {
-        const prior = await sql<{ request_hash: string; status: number | null; response: Reply | null }>`
-          select request_hash, status, response from idempotency
-          where tenant_id = ${key} and request_id = ${requestId}`.execute(trx);
-        const row = prior.rows[0];
+        const row = await idempotencyRecord(trx, key, requestId);
         if (!row || row.request_hash !== hash || !row.response) {
           throw apiError('RepeatabilityConflict', 'This Repeatability-Request-ID was already used for a different request.', {
             target: 'Repeatability-Request-ID',
@@ -379,6 +349,13 @@ export class HttpRoutes {
       responses,
     });
   }
+}
+
+/** The stored outcome of an idempotent request, if any. */
+async function idempotencyRecord(trx: Transaction<any>, tenantKey: string, requestId: string) {
+  const r = await sql<{ request_hash: string; response: Reply | null }>`
+    select request_hash, response from idempotency where tenant_id = ${tenantKey} and request_id = ${requestId}`.execute(trx);
+  return r.rows[0];
 }
 
 function rank(role: TenantRole): number {
@@ -453,7 +430,7 @@ function toResponse(reply: Reply, invocation: InvocationContext): HttpResponseIn
 }
 
 /** Maps anything thrown to the error format. Client errors are logged as such; ours with a reference. */
-export function errorResponse(e: unknown, invocation: InvocationContext): HttpResponseInit {
+function errorResponse(e: unknown, invocation: InvocationContext): HttpResponseInit {
   let err: ApiError;
   if (isApiError(e)) err = e;
   else if (isTransientDbError(e)) {

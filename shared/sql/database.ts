@@ -3,7 +3,8 @@
  * top, and the tenant-scoped transaction every service query runs in.
  */
 import type { TokenCredential } from '@azure/identity';
-import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Compilable, type Transaction } from 'kysely';
+import { scopedRead, UninlinableParameterError } from './scoped-read.js';
 import pg from 'pg';
 import type { Settings, SqlTarget } from '../settings.js';
 import { apiError } from '../errors.js';
@@ -50,6 +51,30 @@ export class SqlDatabases {
   /** The Kysely instance for a placement. */
   forPlacement(placement: Placement): Kysely<any> {
     return this.entry(placement).db;
+  }
+
+  /**
+   * Runs `fn` in a transaction in `scope` as `svc`'s role (see {@link inScope}), in the database
+   * the scope names — or the pooled one for a pooled-only service.
+   */
+  run<DB, T>(scope: SqlScope, svc: ServiceSql, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+    const s = scopeFor(svc, scope);
+    return inScope(this.forPlacement(s.placement), s, svc, fn);
+  }
+
+  /**
+   * Runs one read-only statement in `scope` as `svc`'s role in one round trip (see
+   * `scoped-read.ts`); a statement whose parameters cannot be inlined runs in a transaction.
+   */
+  async read<Row, DB = any>(scope: SqlScope, svc: ServiceSql, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
+    const s = scopeFor(svc, scope);
+    const query = build(this.forPlacement(s.placement)).compile();
+    try {
+      return await scopedRead(this.poolFor(s.placement), s, svc, query);
+    } catch (e) {
+      if (!(e instanceof UninlinableParameterError)) throw e;
+      return (await inScope(this.forPlacement(s.placement), s, svc, (trx) => trx.executeQuery(query))).rows;
+    }
   }
 
   /** The `pg` pool behind a placement (for one-round-trip scoped reads). */
@@ -125,6 +150,16 @@ export class SqlDatabases {
     pool.on('error', () => undefined);
     return pool;
   }
+}
+
+/** The scope `svc`'s data lives in: a pooled-only service keeps all of it in the pooled database. */
+export function scopeFor<S extends SqlScope>(svc: ServiceSql, scope: S): S {
+  return svc.pooledOnly && scope.placement.model !== 'pooled' ? { ...scope, placement: { model: 'pooled' } } : scope;
+}
+
+/** The services whose schemas exist in a database of `placement` (silos hold no pooled-only ones). */
+export function servicesIn<S extends ServiceSql>(placement: Placement, services: readonly S[]): S[] {
+  return services.filter((s) => placement.model === 'pooled' || !s.pooledOnly);
 }
 
 /**
