@@ -15,7 +15,8 @@ import { registerAll } from '../composition/registry.js';
 import { serviceMigrations } from '../composition/migrations.js';
 import { wire } from '../composition/wiring.js';
 import { Registrar } from '../shared/registrar.js';
-import { SqlDatabases } from '../shared/sql/database.js';
+import { parseRouteTemplate } from '../scripts/local/host/routes.js';
+import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { expect } from 'vitest';
@@ -166,7 +167,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     async snapshot() {
       const out: Record<string, string> = {};
       for (const { name, db: k, placement } of owner.all()) {
-        for (const svc of serviceMigrations.filter((s) => placement.model === 'pooled' || !s.pooledOnly)) {
+        for (const svc of servicesIn(placement, serviceMigrations)) {
           const tables = await sql<{ t: string }>`select tablename as t from pg_tables where schemaname = ${svc.schema}
                                                    and tablename not like 'migrations%' order by 1`.execute(k);
           for (const { t } of tables.rows) {
@@ -223,16 +224,15 @@ async function grantAppLogin(dbs: TestDatabase[]): Promise<void> {
   }
 }
 
-/** Matches `path` against the registered routes' templates, the way the Functions host does. */
+/** Matches `path` against the registered routes with the local host's matcher (same precedence). */
 function findRoute(kernel: Kernel, method: string, path: string) {
-  for (const r of kernel.routes.routes) {
-    if (r.method !== method) continue;
-    const names: string[] = [];
-    const re = new RegExp(
-      `^${r.route.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\??(?::[^}]*)?\}/g, (_m, n: string) => (names.push(n), '([^/]+)'))}$`,
-    );
-    const m = re.exec(path);
-    if (m) return { ...r, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')])) };
+  const candidates = kernel.routes.routes
+    .filter((r) => r.method === method)
+    .map((r) => ({ r, t: parseRouteTemplate(r.route) }))
+    .sort((a, b) => a.t.precedence - b.t.precedence);
+  for (const { r, t } of candidates) {
+    const params = t.match(path);
+    if (params) return { ...r, params };
   }
   return undefined;
 }
