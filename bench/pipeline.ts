@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -48,10 +49,11 @@ export async function benchColdImport(runs = 15): Promise<BenchResult[]> {
   const entry = resolve('dist/main.js');
   const dir = mkdtempSync(join(tmpdir(), 'rp-cold-'));
   const oneFn = join(dir, 'one-function.mjs');
-  const fnUrl = pathToFileURL(resolve('node_modules/@azure/functions/dist/azure-functions.js')).href;
+  // Loaded through require, as the app's bundle loads it, so both sides pay the same for it.
+  const functionsPath = createRequire(import.meta.url).resolve('@azure/functions');
   writeFileSync(
     oneFn,
-    `import { createRequire } from 'node:module';\nconst { app } = createRequire(${JSON.stringify(import.meta.url)})(${JSON.stringify(fnUrl.replace('file://', ''))});\n` +
+    `import { createRequire } from 'node:module';\nconst { app } = createRequire(import.meta.url)(${JSON.stringify(functionsPath)});\n` +
       `app.http('hello', { methods: ['GET'], handler: async () => ({ body: 'hi' }) });\n`,
   );
   const probe = join(dir, 'probe.mjs');
