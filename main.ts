@@ -1,19 +1,19 @@
 /**
  * The app's entry (built to dist/main.js, which package.json `main` names) and composition root.
  * Settings are validated here, once, at start: a bad setting stops start-up with a message naming
- * it. Functions register with their metadata; the kernel and each service's handlers are built on
- * first use (shared/registrar.ts).
+ * it. Functions register with their metadata (composition/services.ts); the kernel and each
+ * service are built on the first invocation (composition/app.ts), handlers on their first use.
  */
 import { loadSettings } from './shared/settings.js';
 import { Registrar } from './shared/registrar.js';
 import { startTelemetry } from './shared/telemetry.js';
-import { registerAll } from './composition/registry.js';
+import { registerAll } from './composition/services.js';
 
 const settings = loadSettings();
 startTelemetry(settings);
 
-const registrar = new Registrar(async () => {
-  const [{ createKernel }, { wire }] = await Promise.all([import('./shared/kernel.js'), import('./composition/wiring.js')]);
-  return wire(createKernel(settings));
+const registrar = new Registrar(async (r) => {
+  const [{ createKernel }, { composeApp }] = await Promise.all([import('./shared/kernel.js'), import('./composition/app.js')]);
+  return composeApp(createKernel(settings), r);
 });
 registerAll(registrar);

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { loadSettings } from '../shared/settings.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { migrateAll, type MigrationReport } from '../shared/sql/migrator.js';
-import { serviceMigrations } from '../composition/migrations.js';
+import { loadServiceMigrations } from '../composition/services.js';
 
 /** Migrates every database the settings in `env` name. */
 export async function runMigrations(
@@ -22,6 +22,7 @@ export async function runMigrations(
   }
   const dbs = new SqlDatabases(settings.sql, credential);
   const out: Record<string, MigrationReport[]> = {};
+  const serviceMigrations = await loadServiceMigrations();
   try {
     for (const { name, db, placement } of dbs.all()) {
       out[name] = await migrateAll(db, servicesIn(placement, serviceMigrations));

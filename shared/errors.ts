@@ -1,7 +1,15 @@
 /**
  * The error model (Microsoft REST API guidelines): every failure a client sees is
  * `{"error":{"code","message","target"?,"details"?}}` with `x-ms-error-code` equal to `code`.
- * Codes are stable strings; the HTTP status for each lives in one place, here.
+ *
+ * Two kinds of error carry a code:
+ * - {@link DomainError}: thrown by services' domain code and by the kernel's building blocks. It
+ *   names a stable code and never an HTTP status: the status of every code is declared once —
+ *   the kernel's in {@link KERNEL_ERRORS}, each service's in its descriptor (`errors`) — and the
+ *   HTTP pipeline maps it (`shared/http/responses.ts`).
+ * - {@link ApiError}: raised by the HTTP edge itself (authentication, rate limit, media type), where
+ *   the answer needs headers such as `WWW-Authenticate` or `Retry-After`.
+ * A dependency that is down raises {@link UnavailableError} (503 with `Retry-After`).
  */
 
 /** One entry of `error.details`. */
@@ -11,8 +19,8 @@ export interface ErrorDetail {
   target?: string;
 }
 
-/** Codes the kernel raises, and their HTTP status. Services add their own via {@link ApiError}. */
-export const ErrorCodes = {
+/** The kernel's codes and their HTTP status. Services declare theirs with {@link domainErrors}. */
+export const KERNEL_ERRORS = {
   InvalidRequest: 400,
   InvalidJson: 400,
   UnsupportedMediaType: 415,
@@ -32,9 +40,42 @@ export const ErrorCodes = {
   InternalError: 500,
 } as const;
 
-export type KernelErrorCode = keyof typeof ErrorCodes;
+export type KernelErrorCode = keyof typeof KERNEL_ERRORS;
 
-/** An error meant for the client: status, stable code, safe message. */
+/** A service's error codes and the HTTP status of each (4xx only: a domain rule is the client's). */
+export type ErrorTable = Readonly<Record<string, 400 | 403 | 404 | 409 | 412 | 422 | 428>>;
+
+/** A rule of the domain was broken: a stable code, a safe message, the input it concerns. */
+export class DomainError extends Error {
+  override name = 'DomainError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly target?: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+  }
+}
+
+/** Recognises a {@link DomainError} by name, not `instanceof` (bundles may hold two copies). */
+export function isDomainError(e: unknown): e is DomainError {
+  return e instanceof Error && e.name === 'DomainError' && typeof (e as DomainError).code === 'string';
+}
+
+/**
+ * Declares a service's error codes once: `table` goes into the service's descriptor (the pipeline
+ * maps each code to its status), and the returned function builds errors whose code must be one
+ * of the table's, e.g. `errors.raise('EnvironmentRetired', '…', 'environmentId')`.
+ */
+export function domainErrors<const T extends ErrorTable>(table: T) {
+  return {
+    table,
+    raise: (code: keyof T & string, message: string, target?: string): DomainError => new DomainError(code, message, target),
+  };
+}
+
+/** An error meant for the client, raised by the HTTP edge: status, stable code, safe message, headers. */
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(
@@ -47,25 +88,24 @@ export class ApiError extends Error {
   }
 
   /** The response body. */
-  toBody(): { error: { code: string; message: string; target?: string; details?: ErrorDetail[] } } {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.extra.target ? { target: this.extra.target } : {}),
-        ...(this.extra.details?.length ? { details: this.extra.details } : {}),
-      },
-    };
+  toBody(): ErrorBody {
+    return errorBody(this.code, this.message, this.extra.target, this.extra.details);
   }
 }
 
-/** Builds an {@link ApiError} for a kernel code, with its status from {@link ErrorCodes}. */
-export function apiError(
-  code: KernelErrorCode,
-  message: string,
-  extra?: ConstructorParameters<typeof ApiError>[3],
-): ApiError {
-  return new ApiError(ErrorCodes[code], code, message, extra);
+/** The error response body. */
+export interface ErrorBody {
+  error: { code: string; message: string; target?: string; details?: ErrorDetail[] };
+}
+
+/** Builds the error response body. */
+export function errorBody(code: string, message: string, target?: string, details?: ErrorDetail[]): ErrorBody {
+  return { error: { code, message, ...(target ? { target } : {}), ...(details?.length ? { details } : {}) } };
+}
+
+/** Builds an {@link ApiError} for a kernel code, with its status from {@link KERNEL_ERRORS}. */
+export function apiError(code: KernelErrorCode, message: string, extra?: ConstructorParameters<typeof ApiError>[3]): ApiError {
+  return new ApiError(KERNEL_ERRORS[code], code, message, extra);
 }
 
 /** Recognises an {@link ApiError} by name, not `instanceof` (bundles may hold two copies). */
@@ -73,10 +113,29 @@ export function isApiError(e: unknown): e is ApiError {
   return e instanceof Error && e.name === 'ApiError' && typeof (e as ApiError).status === 'number';
 }
 
-/** Shorthands used across services. */
-export const notFound = (what: string, target?: string): ApiError =>
-  apiError('NotFound', `${what} was not found.`, target ? { target } : {});
-export const conflict = (message: string, target?: string): ApiError =>
-  apiError('Conflict', message, target ? { target } : {});
-export const invalid = (message: string, target?: string, details?: ErrorDetail[]): ApiError =>
-  apiError('InvalidRequest', message, { ...(target ? { target } : {}), ...(details ? { details } : {}) });
+/**
+ * A dependency (a database, a silo this instance has no connection for, a key endpoint) cannot
+ * be reached now; the client may retry after `retryAfterSeconds`. Raised below the HTTP layer.
+ */
+export class UnavailableError extends Error {
+  override name = 'UnavailableError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(message);
+  }
+}
+
+/** Recognises an {@link UnavailableError} by name. */
+export function isUnavailableError(e: unknown): e is UnavailableError {
+  return e instanceof Error && e.name === 'UnavailableError';
+}
+
+/** The kernel's domain errors, used across services. */
+export const notFound = (what: string, target?: string): DomainError => new DomainError('NotFound', `${what} was not found.`, target);
+export const conflict = (message: string, target?: string): DomainError => new DomainError('Conflict', message, target);
+export const invalid = (message: string, target?: string, details?: ErrorDetail[]): DomainError =>
+  new DomainError('InvalidRequest', message, target, details);
+export const quotaExceeded = (message: string, quota: string): DomainError => new DomainError('QuotaExceeded', message, quota);
+export const preconditionFailed = (message: string): DomainError => new DomainError('PreconditionFailed', message, 'If-Match');

@@ -1,14 +1,14 @@
 /**
  * The orchestration port over Durable Functions: start an instance with a deterministic id (a
  * duplicate start is a no-op), read its status, and answer 202 with `Operation-Location`.
- * Routes that use it declare `extraInputs: [durableClientInput]`.
+ * Functions that use it declare the durable client input: `extraInputs: [durableClientInput]` on
+ * an HTTP route, `{ durableClient: true }` on a timer (see shared/registrar.ts).
  */
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { Reply } from './http/pipeline.js';
+import type { Reply } from './http/route.js';
 
-/** The durable client input binding, for `RouteDef.extraInputs`. */
-export const durableClientInput = df.input.durableClient();
+export { durableClientInput } from './registrar.js';
 
 /** Status of an orchestration instance, as the API shows it. */
 export interface OperationStatus {

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
 import { loadSettings } from '../shared/settings.js';
-import { registerAll } from '../composition/registry.js';
-import { serviceMigrations } from '../composition/migrations.js';
-import { wire } from '../composition/wiring.js';
-import { Registrar } from '../shared/registrar.js';
+import { databaseServices, registerAll } from '../composition/services.js';
+import { composeApp } from '../composition/app.js';
+import { Registrar, type App } from '../shared/registrar.js';
+import type { ServiceInstance } from '../shared/service.js';
 import { parseRouteTemplate } from '../scripts/local/host/routes.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { sql } from 'kysely';
@@ -42,6 +42,10 @@ export interface CallResult {
 
 export interface TestApp {
   kernel: Kernel;
+  /** The composed app: the route table and every service's instance. */
+  app: App;
+  /** A service's instance (its API and what its handlers use), by descriptor name. */
+  instance<I extends ServiceInstance>(service: string): I;
   /** The databases as their owner (past row-level security), for tests that look at stored rows. */
   owner: SqlDatabases;
   registrar: Registrar;
@@ -102,18 +106,18 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     appEnv.SQL_CONNECTION_STRING = asAppLogin(db.url);
     appEnv.SQL_SILOS = JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, asAppLogin(v.url)])));
   }
-  const kernel = wire(createKernel(loadSettings(appEnv), opts.now ? { now: opts.now } : {}));
+  const kernel = createKernel(loadSettings(appEnv), opts.now ? { now: opts.now } : {});
   const owner = new SqlDatabases(loadSettings(env).sql);
-  const registrar = new Registrar(async () => kernel);
+  const registrar = new Registrar((r) => composeApp(kernel, r));
   registerAll(registrar);
-  await registrar.loadAll();
+  const app = await registrar.loadRoutes();
 
   const token: TestApp['token'] = (sub, o = {}) =>
     mintDevToken(keys, { subject: sub, audience: kernel.settings.auth.audience, ...o });
 
   const call: TestApp['call'] = async (method, path, o = {}) => {
     const url = new URL(`http://127.0.0.1:7071/api/${path.replace(/^\//, '')}`);
-    const match = findRoute(kernel, method, url.pathname.slice('/api/'.length));
+    const match = findRoute(app, method, url.pathname.slice('/api/'.length));
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     let body: string | Uint8Array | undefined;
@@ -146,6 +150,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
 
   return {
     kernel,
+    app,
+    instance: <I extends ServiceInstance>(service: string) => app.instance(service) as I,
     owner,
     registrar,
     db,
@@ -167,7 +173,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     async snapshot() {
       const out: Record<string, string> = {};
       for (const { name, db: k, placement } of owner.all()) {
-        for (const svc of servicesIn(placement, serviceMigrations)) {
+        for (const svc of servicesIn(placement, databaseServices)) {
           const tables = await sql<{ t: string }>`select tablename as t from pg_tables where schemaname = ${svc.schema}
                                                    and tablename not like 'migrations%' order by 1`.execute(k);
           for (const { t } of tables.rows) {
@@ -225,8 +231,8 @@ async function grantAppLogin(dbs: TestDatabase[]): Promise<void> {
 }
 
 /** Matches `path` against the registered routes with the local host's matcher (same precedence). */
-function findRoute(kernel: Kernel, method: string, path: string) {
-  const candidates = kernel.routes.routes
+function findRoute(app: App, method: string, path: string) {
+  const candidates = app.routes.routes
     .filter((r) => r.method === method)
     .map((r) => ({ r, t: parseRouteTemplate(r.route) }))
     .sort((a, b) => a.t.precedence - b.t.precedence);

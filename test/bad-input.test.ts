@@ -34,7 +34,7 @@ const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(
 describe('bad input', () => {
   it('answers every malformed body with a 4xx and changes nothing', async () => {
     const before = await t.snapshot();
-    const withBody = t.kernel.routes.routes.filter((r) => t.kernel.openapi.examples.has(r.name));
+    const withBody = t.app.routes.routes.filter((r) => t.kernel.openapi.examples.has(r.name));
     expect(withBody.length).toBeGreaterThan(2);
     for (const r of withBody) {
       const path = pathOf(r.route);
@@ -62,7 +62,7 @@ describe('bad input', () => {
   });
 
   it('never fails with a 5xx on unicode or injection strings in bodies', async () => {
-    for (const r of t.kernel.routes.routes.filter((x) => t.kernel.openapi.examples.has(x.name))) {
+    for (const r of t.app.routes.routes.filter((x) => t.kernel.openapi.examples.has(x.name))) {
       const example = t.kernel.openapi.examples.get(r.name)!.example as Record<string, unknown>;
       for (const s of [...INJECTIONS, ...UNICODE]) {
         const res = await t.call(r.method, pathOf(r.route), { token: root, body: mapStrings(example, () => s) });
@@ -76,7 +76,7 @@ describe('bad input', () => {
 
   it('rejects unknown, malformed or hostile query parameters on every GET with a 4xx', async () => {
     const before = await t.snapshot();
-    for (const r of t.kernel.routes.routes.filter((x) => x.method === 'GET' && !('anonymous' in x.access))) {
+    for (const r of t.app.routes.routes.filter((x) => x.method === 'GET' && !('anonymous' in x.access))) {
       const path = pathOf(r.route);
       expectClientError(await t.call('GET', `${path}?zzUnknown=1`, { token: root }), `${path} unknown`);
       for (const s of INJECTIONS) {

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './app.js';
 import { createKernel } from '../shared/kernel.js';
 import { loadSettings, SettingsError } from '../shared/settings.js';
-import { registerAll } from '../composition/registry.js';
-import { wire } from '../composition/wiring.js';
+import { registerAll } from '../composition/services.js';
+import { composeApp } from '../composition/app.js';
 import { Registrar } from '../shared/registrar.js';
 
 let t: TestApp;
@@ -17,11 +17,11 @@ describe('error model', () => {
   it('answers 503 with Retry-After when the database is down', async () => {
     // Same app, but its database is a port nothing listens on.
     const env = { SQL_CONNECTION_STRING: 'postgres://postgres@127.0.0.1:1/none', AUTH_MODE: 'dev', AUTH_DEV_KEY_FILE: t.kernel.settings.auth.devKeyFile };
-    const kernel = wire(createKernel(loadSettings(env)));
-    const registrar = new Registrar(async () => kernel);
+    const kernel = createKernel(loadSettings(env));
+    const registrar = new Registrar((r) => composeApp(kernel, r));
     registerAll(registrar);
-    await registrar.loadAll();
-    const route = kernel.routes.routes.find((r) => r.name === 'tenantGet')!;
+    const app = await registrar.loadRoutes();
+    const route = app.routes.routes.find((r) => r.name === 'tenantGet')!;
     const { HttpRequest, InvocationContext } = (await import('@azure/functions')).default;
     const res = await route.handler(
       new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/tenants/x1', params: { tenantId: 'x1' }, headers: { authorization: `Bearer ${await t.token('u1')}` } }),

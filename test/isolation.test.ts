@@ -9,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_LOGIN, startTestApp, type TestApp } from './app.js';
 import { inScope, servicesIn } from '../shared/sql/database.js';
 import { emit } from '../shared/events/outbox.js';
-import { serviceMigrations } from '../composition/migrations.js';
+import { databaseServices } from '../composition/services.js';
+import { route } from '../shared/http/route.js';
 import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
 
 let t: TestApp;
-const tenantsSql = () => serviceMigrations.find((s) => s.service === 'tenants')!;
+const tenantsSql = () => databaseServices.find((s) => s.service === 'tenants')!;
 
 beforeAll(async () => {
   t = await startTestApp({ silos: ['silo-a'] });
@@ -28,7 +29,7 @@ afterAll(() => t?.close());
 describe('cross-tenant access', () => {
   it("answers 404 for every tenant-scoped route of another tenant (403 on platform-admin routes), and changes nothing", async () => {
     const alice = await t.token('alice');
-    const scoped = t.kernel.routes.routes.filter((r) => r.route.startsWith('tenants/{tenantId}'));
+    const scoped = t.app.routes.routes.filter((r) => r.route.startsWith('tenants/{tenantId}'));
     expect(scoped.length).toBeGreaterThan(3);
     const before = await t.snapshot();
     for (const r of scoped) {
@@ -89,7 +90,7 @@ describe('row-level security', () => {
 
   it('runs every service as a role that is not owner, superuser or BYPASSRLS', async () => {
     for (const { db, placement } of t.owner.all()) {
-      for (const svc of servicesIn(placement, serviceMigrations)) {
+      for (const svc of servicesIn(placement, databaseServices)) {
         const role = await sql<{ rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean }>`
           select rolsuper, rolbypassrls, rolcanlogin from pg_roles where rolname = ${svc.role}`.execute(db);
         expect(role.rows, svc.role).toHaveLength(1);
@@ -122,10 +123,7 @@ describe('siloed tenants', () => {
       await migrateAll(db, [{ ...probe, migrations: { '0001_init': { up: (db) => createKernelTables(db) } } }]);
     }
     // A route of the real pipeline writing through ctx.tx, as every service does.
-    t.kernel.routes.add({
-      name: 'testSiloWrite',
-      method: 'POST',
-      route: 'tenants/{tenantId}/test-silo-write',
+    t.app.routes.add('testSiloWrite', 'POST', 'tenants/{tenantId}/test-silo-write', route({
       summary: 'test only',
       tags: ['test'],
       access: { tenantRole: 'operator' },
@@ -134,7 +132,7 @@ describe('siloed tenants', () => {
         await ctx.tx(probe, (trx) => emit(trx, ctx.tenant.tenantId, { type: 'Probe', subject: 'probe', data: {} }));
         return { status: 204 };
       },
-    });
+    }));
     expect((await t.call('POST', 'tenants/tenant-s/test-silo-write', { token: sue })).status).toBe(204);
     const count = async (placement: Parameters<typeof t.kernel.sql.forPlacement>[0]) =>
       (

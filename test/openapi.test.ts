@@ -18,7 +18,7 @@ describe('OpenAPI', () => {
 
   it('documents every registered route with its method, parameters and error response', async () => {
     const doc = (await t.call('GET', 'openapi.json')).body;
-    const routes = t.kernel.routes.routes;
+    const routes = t.app.routes.routes;
     expect(routes.length).toBeGreaterThan(5);
     for (const r of routes) {
       const op = doc.paths[`/${r.route}`]?.[r.method.toLowerCase()];
@@ -35,7 +35,7 @@ describe('OpenAPI', () => {
 
   it('has a valid example for every request body', async () => {
     const doc = (await t.call('GET', 'openapi.json')).body;
-    const withBodies = t.kernel.routes.routes.filter((r) => doc.paths[`/${r.route}`][r.method.toLowerCase()].requestBody);
+    const withBodies = t.app.routes.routes.filter((r) => doc.paths[`/${r.route}`][r.method.toLowerCase()].requestBody);
     expect(withBodies.length).toBeGreaterThan(0);
     for (const r of withBodies) {
       const ex = t.kernel.openapi.examples.get(r.name);

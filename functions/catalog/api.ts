@@ -8,18 +8,21 @@
  * - Fact providers: the fact sheet (`GET …/services/{serviceId}/facts`) asks one provider per part.
  *   A part with no provider is absent from the sheet (listed in `missing`), never made up.
  *
- * Owning services implement these against their own store, and composition/wiring.ts registers
- * them as the services land, e.g.
- * `catalogApi(kernel).addReferenceChecker('deployments', deploymentsApi(kernel).serviceReferences)`.
+ * Owning services implement these against their own store and plug them in from their own
+ * `create` (their descriptor `needs: ['catalog']`), e.g.
+ * `deps.catalog.addReferenceChecker('deployments', (tenant, ids) => …)`.
  */
-import { perKernel, type Kernel } from '../../shared/kernel.js';
+import type { Kernel } from '../../shared/kernel.js';
+import type { TenantRef } from '../../shared/sql/service-db.js';
+import type { EnvironmentsApi } from '../environments/api.js';
+import type { TenantsApi } from '../tenants/api.js';
 import { createCascade } from './cascade.js';
-import { catalogPlugs } from './plugs.js';
+import { CatalogPlugs } from './plugs.js';
+import { createPurge, type PurgeOptions, type PurgeSummary } from './purge.js';
 import type { FactPart, FactParts } from './schemas.js';
 import * as store from './store.js';
-import { CATALOG_SQL, type TenantRef } from './service.js';
+import { CATALOG_SQL } from './sql.js';
 
-export type { TenantRef } from './service.js';
 export type { FactPart, FactParts } from './schemas.js';
 
 /** A service as other services see it. */
@@ -68,18 +71,36 @@ export function toSummary(r: Pick<store.ServiceRow, 'id' | 'environment_id' | 'n
   return { serviceId: r.id, environmentId: r.environment_id, name: r.name, owner: r.owner, status: r.retired_at ? 'retired' : 'active', retiredAt: r.retired_at };
 }
 
-/** The catalog API of this app instance (one per kernel, so its plug registry is shared). */
-export const catalogApi = perKernel(createCatalogApi);
+/** What the catalog's purge and handlers need from other services. */
+export interface CatalogNeeds {
+  tenants: Pick<TenantsApi, 'listTenants'>;
+  environments: Pick<EnvironmentsApi, 'getEnvironment' | 'listRetiredEnvironments' | 'onEnvironmentRetired'>;
+}
 
-function createCatalogApi(kernel: Kernel): CatalogApi {
-  const plugs = catalogPlugs(kernel);
-  return {
+/** The catalog of one app instance: its API, its plug registry, the purge run and its dependencies. */
+export interface CatalogInstance {
+  api: CatalogApi;
+  plugs: CatalogPlugs;
+  environments: CatalogNeeds['environments'];
+  /** One purge run over every tenant (what the daily timer runs). */
+  purge(opts?: PurgeOptions): Promise<PurgeSummary>;
+}
+
+/** Builds the catalog, and plugs its retire cascade into the environments service. */
+export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstance {
+  const plugs = new CatalogPlugs();
+  const cascade = createCascade(kernel);
+  // Retiring an environment retires its services (in the catalog's own transaction).
+  deps.environments.onEnvironmentRetired(async (tenant, id, at) => void (await cascade(tenant, id, at)));
+  const api: CatalogApi = {
     async getService(tenant, serviceId) {
-      const row = await kernel.sql.run(tenant, CATALOG_SQL, (trx: store.Tx) => store.getService(trx, tenant.tenantId, serviceId));
+      const row = await kernel.sql.run(tenant, CATALOG_SQL, (trx) => store.getService(trx, tenant.tenantId, serviceId));
       return row ? toSummary(row) : undefined;
     },
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),
     addFactProvider: (part, owner, provider) => plugs.addFactProvider(part, owner, provider),
-    retireServicesOfEnvironment: createCascade(kernel),
+    retireServicesOfEnvironment: cascade,
   };
+  const purge = createPurge({ kernel, tenants: deps.tenants, environments: deps.environments, plugs, cascade });
+  return { api, plugs, environments: deps.environments, purge };
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectApiError, startTestApp, type CallResult, type TestApp } from '../../test/app.js';
-import { catalogApi } from './api.js';
+import type { CatalogInstance } from './api.js';
 
 let t: TestApp;
 let clock = new Date('2026-03-01T00:00:00.000Z');
@@ -84,7 +84,7 @@ describe('catalog', () => {
     const events = await sql<{ type: string }>`select type from catalog.outbox where subject like ${`%/services/${id}`}`.execute(t.owner.forPlacement(pooled));
     expect(events.rows.map((e) => e.type).sort()).toEqual(['ServiceRegistered', 'ServiceRetired', 'ServiceUpdated']);
     // The in-process API sees it too.
-    const api = catalogApi(t.kernel);
+    const api = t.instance<CatalogInstance>('catalog').api;
     expect(await api.getService({ tenantId: 'tenant-a', placement: pooled }, id)).toMatchObject({ serviceId: id, environmentId: envA, status: 'retired' });
     expect(await api.getService({ tenantId: 'tenant-b', placement: pooled }, id)).toBeUndefined();
   });
@@ -171,7 +171,7 @@ describe('retiring an environment', () => {
     // but the catalog's cascade has run: the registration must not slip in.
     const env = await createEnv('tenant-a', olga, 'racing');
     expect((await register('tenant-a', env, olga, svc('early'))).status).toBe(201);
-    await catalogApi(t.kernel).retireServicesOfEnvironment({ tenantId: 'tenant-a', placement: pooled }, env, clock);
+    await t.instance<CatalogInstance>('catalog').api.retireServicesOfEnvironment({ tenantId: 'tenant-a', placement: pooled }, env, clock);
     expectApiError(await register('tenant-a', env, olga, svc('late')), 409, 'EnvironmentRetired');
     const list = await t.call('GET', `tenants/tenant-a/environments/${env}/services?status=all`, { token: rita });
     expect(list.body.value.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([['early', 'retired']]);
@@ -265,7 +265,7 @@ describe('fact sheet', () => {
 
   it('assembles the parts providers answer, drops unknown fields, and reports failed parts', async () => {
     // Test providers standing in for services that do not exist yet; the app itself registers none.
-    const api = catalogApi(t.kernel);
+    const api = t.instance<CatalogInstance>('catalog').api;
     const seen: string[] = [];
     api.addFactProvider('deployment', 'deployments', async (tenant, service) => {
       seen.push(`${tenant.tenantId}/${service.serviceId}/${service.environmentId}`);

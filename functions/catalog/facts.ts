@@ -7,7 +7,8 @@
 import { toSummary } from './api.js';
 import type { CatalogPlugs } from './plugs.js';
 import { FACT_PARTS, type FactPart, type ServiceFactsDto } from './schemas.js';
-import { toServiceDto, type TenantRef } from './service.js';
+import type { TenantRef } from '../../shared/sql/service-db.js';
+import { toServiceDto } from './service.js';
 import type { ServiceRow } from './store.js';
 
 /** Assembles the fact sheet of `row` from the registered providers. */

@@ -5,14 +5,8 @@
  * role `rp_catalog`; retired services are purged `storageMap.inventory.purgeRetiredAfterDays`
  * (90) days after retirement.
  *
- *   POST  /api/tenants/{tenantId}/environments/{environmentId}/services                     catalogServiceRegister  operator
- *   GET   /api/tenants/{tenantId}/environments/{environmentId}/services                     catalogServiceList      reader
- *   GET   /api/tenants/{tenantId}/services                                                  catalogServiceListAll   reader
- *   GET   /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}         catalogServiceGet       reader
- *   PATCH /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}         catalogServicePatch     operator
- *   POST  /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/retire  catalogServiceRetire    operator
- *   GET   /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/facts   catalogServiceFacts     reader
- *   timer 0 30 2 * * * (daily, 02:30 UTC)                                                    catalogPurgeRetired
+ * <!-- functions:catalog -->
+ * <!-- /functions -->
  *
  * Decisions, and why:
  * - Ids are server-generated (`svc_` + 16 hex characters), never reused; the name is unique in its
@@ -41,29 +35,43 @@
  *   retire is undone by registering again and its data stays 90 days).
  */
 import type { Kernel } from '../../shared/kernel.js';
-import type { Registrar } from '../../shared/registrar.js';
+import { defineService, lazyRoutes } from '../../shared/service.js';
+import type { EnvironmentsApi } from '../environments/api.js';
+import type { TenantsApi } from '../tenants/api.js';
+import type { CatalogInstance } from './api.js';
+import { errors } from './errors.js';
+import { CATALOG_SQL } from './sql.js';
 
 /** Daily at 02:30 UTC (NCRONTAB, with seconds). */
 export const PURGE_SCHEDULE = '0 30 2 * * *';
 
-const h = (k: Kernel) => import('./handlers.js').then((m) => m.catalogHandlers(k));
+const routes = lazyRoutes((self: CatalogInstance, kernel) =>
+  import('./handlers.js').then((m) => m.catalogHandlers({ now: kernel.now, environments: self.environments, plugs: self.plugs })),
+);
 
-/** Registers the catalog functions (implementations load on first use, see shared/registrar.ts). */
-export function register(r: Registrar): void {
-  const services = 'tenants/{tenantId}/environments/{environmentId}/services';
-  const one = `${services}/{serviceId}`;
-  r.http('catalogServiceRegister', 'POST', services, async (k) => (await h(k)).register);
-  r.http('catalogServiceList', 'GET', services, async (k) => (await h(k)).list);
-  r.http('catalogServiceListAll', 'GET', 'tenants/{tenantId}/services', async (k) => (await h(k)).listTenant);
-  r.http('catalogServiceGet', 'GET', one, async (k) => (await h(k)).get);
-  r.http('catalogServicePatch', 'PATCH', one, async (k) => (await h(k)).patch);
-  r.http('catalogServiceRetire', 'POST', `${one}/retire`, async (k) => (await h(k)).retire);
-  r.http('catalogServiceFacts', 'GET', `${one}/facts`, async (k) => (await h(k)).facts);
-  r.timer('catalogPurgeRetired', PURGE_SCHEDULE, async (k) => {
-    const { purgeRetiredServices, purgeTimerHandler } = await import('./purge.js');
-    const run = purgeTimerHandler((opts) => purgeRetiredServices(k, opts));
-    return async (timer, context) => {
-      await run(timer, context);
-    };
-  });
-}
+export const catalog = defineService({
+  name: 'catalog',
+  sql: CATALOG_SQL,
+  migrations: () => import('./migrations/index.js').then((m) => m.migrations),
+  errors: errors.table,
+  quotas: { maxServicesPerEnvironment: { default: 200, max: 100_000, description: 'Live (not retired) services per environment' } },
+  needs: ['tenants', 'environments'],
+  create: async ({ kernel, deps }: { kernel: Kernel; deps: { tenants: TenantsApi; environments: EnvironmentsApi } }) =>
+    (await import('./api.js')).createCatalog(kernel, deps),
+  register(r) {
+    const services = 'tenants/{tenantId}/environments/{environmentId}/services';
+    const one = `${services}/{serviceId}`;
+    r.http('catalogServiceRegister', 'POST', services, routes('register'));
+    r.http('catalogServiceList', 'GET', services, routes('list'));
+    r.http('catalogServiceListAll', 'GET', 'tenants/{tenantId}/services', routes('listTenant'));
+    r.http('catalogServiceGet', 'GET', one, routes('get'));
+    r.http('catalogServicePatch', 'PATCH', one, routes('patch'));
+    r.http('catalogServiceRetire', 'POST', `${one}/retire`, routes('retire'));
+    r.http('catalogServiceFacts', 'GET', `${one}/facts`, routes('facts'));
+    r.timer('catalogPurgeRetired', PURGE_SCHEDULE, "Purges services retired longer ago than the storage map's retention, skipping referenced ones", async (self) => {
+      const { purgeTimerHandler } = await import('./purge.js');
+      const run = purgeTimerHandler((opts) => self.purge(opts));
+      return async (timer, context) => void (await run(timer, context));
+    });
+  },
+});

@@ -1,9 +1,8 @@
 /**
  * The registry behind the catalog's plug points (see api.ts): reference checkers for the purge and
- * fact providers for the fact sheet. One registry per app instance, filled by the composition root.
+ * fact providers for the fact sheet. One registry per app instance (the catalog's instance), filled by the services that plug in.
  */
 import type { FactProvider, ServiceReferenceChecker } from './api.js';
-import { perKernel } from '../../shared/kernel.js';
 import type { FactPart } from './schemas.js';
 
 /** Registered plug-ins. */
@@ -30,6 +29,3 @@ export class CatalogPlugs {
     return this.providers.get(part);
   }
 }
-
-/** The plug registry of one app instance. */
-export const catalogPlugs = perKernel(() => new CatalogPlugs());

@@ -8,13 +8,15 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../test/app.js';
 import { storageMap } from '../../shared/storage-map.js';
-import { catalogApi } from './api.js';
+import type { CatalogInstance } from './api.js';
 import { PURGE_SCHEDULE } from './index.js';
-import { PURGE_RETIRED_AFTER_DAYS, purgeRetiredServices, purgeTimerHandler } from './purge.js';
+import { PURGE_RETIRED_AFTER_DAYS, purgeTimerHandler, type PurgeOptions } from './purge.js';
 
 const { InvocationContext } = azureFunctions;
 const DAY = 24 * 60 * 60 * 1000;
 const T0 = new Date('2026-01-01T00:00:00.000Z');
+const purgeRetiredServices = (opts?: PurgeOptions) => t.instance<CatalogInstance>('catalog').purge(opts);
+
 let clock = T0;
 const at = (days: number, extraMs = 0) => (clock = new Date(T0.getTime() + days * DAY + extraMs));
 
@@ -26,7 +28,7 @@ let checkerFails = false;
 
 beforeAll(async () => {
   t = await startTestApp({ now: () => clock, silos: ['silo-a'] });
-  catalogApi(t.kernel).addReferenceChecker('deployments', async (tenant, ids) => {
+  t.instance<CatalogInstance>('catalog').api.addReferenceChecker('deployments', async (tenant, ids) => {
     asked.push({ tenantId: tenant.tenantId, ids: [...ids] });
     if (checkerFails) throw new Error('deployments database unavailable');
     return new Map(ids.filter((id) => referenced.has(id)).map((id) => [id, referenced.get(id)!]));
@@ -69,7 +71,7 @@ describe('purge of retired services', () => {
   it('takes its retention from the storage map and runs daily', () => {
     expect(PURGE_RETIRED_AFTER_DAYS).toBe(storageMap.inventory.purgeRetiredAfterDays);
     expect(PURGE_RETIRED_AFTER_DAYS).toBe(90);
-    expect(t.registrar.entries.find((e) => e.name === 'catalogPurgeRetired')).toEqual({ name: 'catalogPurgeRetired', trigger: 'timer', schedule: PURGE_SCHEDULE });
+    expect(t.registrar.entries.find((e) => e.name === 'catalogPurgeRetired')).toMatchObject({ name: 'catalogPurgeRetired', trigger: 'timer', schedule: PURGE_SCHEDULE });
     expect(PURGE_SCHEDULE).toBe('0 30 2 * * *');
   });
 
@@ -83,13 +85,13 @@ describe('purge of retired services', () => {
     referenced.set(s.ids.used!, ['deployment dep_1 is running']);
 
     at(89);
-    const early = await purgeRetiredServices(t.kernel, { tenantIds: ['pt'] });
+    const early = await purgeRetiredServices({ tenantIds: ['pt'] });
     expect(early).toMatchObject({ tenants: 1, examined: 0, purged: 0, skippedCount: 0, failures: [] });
     expect(await s.status('gone')).toBe('retired');
 
     at(91);
     asked.length = 0;
-    const due = await purgeRetiredServices(t.kernel, { tenantIds: ['pt'] });
+    const due = await purgeRetiredServices({ tenantIds: ['pt'] });
     expect(due).toMatchObject({ cutoff: new Date(T0.getTime() + 1 * DAY).toISOString(), examined: 2, purged: 1, skippedCount: 1, failures: [] });
     expect(due.skipped).toEqual([{ tenantId: 'pt', environmentId: s.env, serviceId: s.ids.used, reasons: ['deployments: deployment dep_1 is running'] }]);
     expect(asked).toEqual([{ tenantId: 'pt', ids: [s.ids.gone!, s.ids.used!].sort() }]);
@@ -105,12 +107,12 @@ describe('purge of retired services', () => {
     // Once nothing references it, the next run purges it; `later` is still inside its 90 days.
     referenced.delete(s.ids.used!);
     at(91, 60 * 60 * 1000);
-    const next = await purgeRetiredServices(t.kernel, { tenantIds: ['pt'] });
+    const next = await purgeRetiredServices({ tenantIds: ['pt'] });
     expect(next).toMatchObject({ examined: 1, purged: 1, skippedCount: 0 });
     expect(await s.status('used')).toBe(404);
     expect(await s.status('later')).toBe('retired');
     at(93);
-    expect((await purgeRetiredServices(t.kernel, { tenantIds: ['pt'] })).purged).toBe(1);
+    expect((await purgeRetiredServices({ tenantIds: ['pt'] })).purged).toBe(1);
     expect(await s.status('later')).toBe(404);
     expect(await s.status('live')).toBe('active');
   });
@@ -121,7 +123,7 @@ describe('purge of retired services', () => {
     for (const n of ['a', 'b', 'c', 'd', 'e']) await s.retire(n);
     at(100);
     const runs = [];
-    for (let i = 0; i < 4; i++) runs.push(await purgeRetiredServices(t.kernel, { tenantIds: ['pb'], batchSize: 2, maxBatchesPerTenant: 1 }));
+    for (let i = 0; i < 4; i++) runs.push(await purgeRetiredServices({ tenantIds: ['pb'], batchSize: 2, maxBatchesPerTenant: 1 }));
     expect(runs.map((r) => [r.examined, r.purged])).toEqual([
       [2, 2],
       [2, 2],
@@ -133,7 +135,7 @@ describe('purge of retired services', () => {
     const s2 = await setup('pb2', 'pib', ['a', 'b', 'c', 'd', 'e']);
     for (const n of ['a', 'b', 'c', 'd', 'e']) await s2.retire(n);
     at(100);
-    expect(await purgeRetiredServices(t.kernel, { tenantIds: ['pb2'], batchSize: 2 })).toMatchObject({ examined: 5, purged: 5 });
+    expect(await purgeRetiredServices({ tenantIds: ['pb2'], batchSize: 2 })).toMatchObject({ examined: 5, purged: 5 });
   });
 
   it('keeps the whole batch, and says why, when a reference check cannot answer', async () => {
@@ -144,7 +146,7 @@ describe('purge of retired services', () => {
     at(120);
     checkerFails = true;
     try {
-      const r = await purgeRetiredServices(t.kernel, { tenantIds: ['pf'] });
+      const r = await purgeRetiredServices({ tenantIds: ['pf'] });
       expect(r).toMatchObject({ examined: 2, purged: 0, skippedCount: 2 });
       expect(r.skipped.map((k) => k.reasons)).toEqual([
         ['deployments: reference check failed; kept until it answers'],
@@ -154,7 +156,7 @@ describe('purge of retired services', () => {
       checkerFails = false;
     }
     expect(await s.status('x')).toBe('retired');
-    expect((await purgeRetiredServices(t.kernel, { tenantIds: ['pf'] })).purged).toBe(2);
+    expect((await purgeRetiredServices({ tenantIds: ['pf'] })).purged).toBe(2);
   });
 
   it("purges a siloed tenant's services in its silo database", async () => {
@@ -166,7 +168,7 @@ describe('purge of retired services', () => {
       (await sql<{ n: number }>`select count(*)::int as n from catalog.services where tenant_id = 'psilo'`.execute(t.owner.forPlacement(placement))).rows[0]?.n;
     expect(await count({ model: 'siloed', database: 'silo-a' })).toBe(2);
     expect(await count({ model: 'pooled' })).toBe(0);
-    expect(await purgeRetiredServices(t.kernel, { tenantIds: ['psilo'] })).toMatchObject({ examined: 1, purged: 1 });
+    expect(await purgeRetiredServices({ tenantIds: ['psilo'] })).toMatchObject({ examined: 1, purged: 1 });
     expect(await count({ model: 'siloed', database: 'silo-a' })).toBe(1);
     expect(await s.status('keep')).toBe('active');
   });
@@ -179,16 +181,16 @@ describe('purge of retired services', () => {
     await sql`update environments.environments set retired_at = ${retiredAt} where tenant_id = 'pr' and id = ${s.env}`.execute(t.owner.forPlacement({ model: 'pooled' }));
     expect(await s.status('one')).toBe('active');
     at(1);
-    const r = await purgeRetiredServices(t.kernel, { tenantIds: ['pr'] });
+    const r = await purgeRetiredServices({ tenantIds: ['pr'] });
     expect(r).toMatchObject({ repairedEnvironments: 1, purged: 0 });
     expect(await s.status('one')).toBe('retired');
     expect(await s.status('two')).toBe('retired');
     const reg = await t.call('POST', `tenants/pr/environments/${s.env}/services`, { token: s.token, body: { name: 'three', owner: 'team' } });
     expect(reg.body.error.code).toBe('EnvironmentRetired');
     // Repaired once; the next run finds nothing to do, and 90 days after the environment's retirement they go.
-    expect((await purgeRetiredServices(t.kernel, { tenantIds: ['pr'] })).repairedEnvironments).toBe(0);
+    expect((await purgeRetiredServices({ tenantIds: ['pr'] })).repairedEnvironments).toBe(0);
     at(90, 2000);
-    expect((await purgeRetiredServices(t.kernel, { tenantIds: ['pr'] })).purged).toBe(2);
+    expect((await purgeRetiredServices({ tenantIds: ['pr'] })).purged).toBe(2);
   });
 
   it('runs every tenant from the timer handler and logs a summary', async () => {
@@ -199,7 +201,7 @@ describe('purge of retired services', () => {
       logHandler: (level, ...args) => lines.push(`${level}: ${args.join(' ')}`),
     });
     const timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
-    const summary = await purgeTimerHandler((o) => purgeRetiredServices(t.kernel, o))(timer, context);
+    const summary = await purgeTimerHandler((o) => purgeRetiredServices(o))(timer, context);
     expect(summary.tenants).toBeGreaterThanOrEqual(6);
     expect(summary.failures).toEqual([]);
     expect(lines.some((l) => /^information: catalog purge .* tenants, .* purged/.test(l))).toBe(true);

@@ -13,12 +13,13 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
 import { emit } from '../../shared/events/outbox.js';
 import { storageMap } from '../../shared/storage-map.js';
-import { environmentsApi, type EnvironmentsApi } from '../environments/api.js';
-import { tenantsApi, type TenantsApi } from '../tenants/api.js';
-import { createCascade, type EnvironmentCascade } from './cascade.js';
-import { catalogPlugs, type CatalogPlugs } from './plugs.js';
+import type { TenantRef } from '../../shared/sql/service-db.js';
+import type { EnvironmentsApi } from '../environments/api.js';
+import type { TenantsApi } from '../tenants/api.js';
+import type { EnvironmentCascade } from './cascade.js';
+import type { CatalogPlugs } from './plugs.js';
 import * as store from './store.js';
-import { CATALOG_SQL, type TenantRef } from './service.js';
+import { CATALOG_SQL } from './sql.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Skipped services listed in a summary (all are logged and get an event). */
@@ -97,17 +98,6 @@ export function createPurge(deps: PurgeDeps): (opts?: PurgeOptions) => Promise<P
     }
     return summary;
   };
-}
-
-/** One run over every tenant with this app instance's registered reference checkers (what the timer runs). */
-export function purgeRetiredServices(kernel: Kernel, opts?: PurgeOptions): Promise<PurgeSummary> {
-  return createPurge({
-    kernel,
-    tenants: tenantsApi(kernel),
-    environments: environmentsApi(kernel),
-    plugs: catalogPlugs(kernel),
-    cascade: createCascade(kernel),
-  })(opts);
 }
 
 /** The timer's handler: one run with the defaults, logged. */

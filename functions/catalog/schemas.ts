@@ -1,23 +1,27 @@
 /** Request/response schemas of the catalog service (zod), including the fact-sheet parts. */
 import { z } from '../../shared/http/openapi.js';
-import { createdRangeQuery } from '../../shared/http/keyset.js';
-import { LabelSelectorParam, Labels, LabelsPatch } from '../../shared/labels.js';
+import {
+  createdRangeQuery,
+  Description,
+  DisplayName,
+  dnsName,
+  LabelSelectorParam,
+  Labels,
+  LabelsPatch,
+  listOf,
+  LiveStatus,
+  resourceId,
+  StatusFilter,
+  TenantParams,
+} from '../../shared/http/vocabulary.js';
 
-/** Server-generated: `svc_` and 16 hex characters (64 random bits). */
-export const SERVICE_ID_PATTERN = /^svc_[0-9a-f]{16}$/;
-const ENVIRONMENT_ID_PATTERN = /^env_[0-9a-f]{16}$/;
-const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+export { TenantParams };
+
+/** Server-generated: `svc_` and 16 hex characters (see shared/ids.ts). */
+export const ServiceId = resourceId('svc', 'svc_8c1e5a2f90b3d476');
+export const EnvironmentId = resourceId('env', 'env_3f9a1c07d2b84e65');
 /** Names are DNS labels, unique in the environment among services that are not retired. */
-const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const SAFE_LINE = /^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u;
-const SAFE_TEXT = /^(?:[^\p{Cc}\u202A-\u202E\u2066-\u2069]|[\t\n\r])*$/u;
-
-export const ServiceId = z.string().regex(SERVICE_ID_PATTERN).openapi({ example: 'svc_8c1e5a2f90b3d476' });
-export const EnvironmentId = z.string().regex(ENVIRONMENT_ID_PATTERN).openapi({ example: 'env_3f9a1c07d2b84e65' });
-export const ServiceName = z
-  .string()
-  .regex(NAME_PATTERN, { message: 'Names are 1-63 of a-z, 0-9 and -, alphanumeric at both ends' })
-  .openapi({ example: 'checkout-api' });
+export const ServiceName = dnsName('checkout-api');
 /** A team or principal that owns the service (`team-payments`, `group:payments`, a principal id). */
 export const Owner = z
   .string()
@@ -25,9 +29,7 @@ export const Owner = z
   .openapi({ example: 'team-payments' });
 /** The owner's declared stage of the service (as in Backstage's catalog). */
 export const Lifecycle = z.enum(['experimental', 'production', 'deprecated']).openapi('ServiceLifecycle');
-export const ServiceStatus = z.enum(['active', 'retired']).openapi('ServiceStatus');
-const DisplayName = z.string().trim().min(1).max(200).regex(SAFE_LINE, { message: 'No control or bidirectional-override characters' });
-const Description = z.string().max(2000).regex(SAFE_TEXT, { message: 'No control or bidirectional-override characters' });
+export const ServiceStatus = LiveStatus.openapi('ServiceStatus');
 
 export const RegisterService = z
   .strictObject({
@@ -78,16 +80,15 @@ export const Service = z
   })
   .openapi('Service');
 
-export const ServiceList = z.object({ value: z.array(Service), nextLink: z.string().optional() }).openapi('ServiceList');
+export const ServiceList = listOf(Service, 'ServiceList');
 
-export const TenantParams = z.object({ tenantId: z.string().regex(TENANT_ID_PATTERN) });
 export const EnvironmentParams = TenantParams.extend({ environmentId: EnvironmentId });
 export const ServiceParams = EnvironmentParams.extend({ serviceId: ServiceId });
 
 const filters = {
   owner: Owner.optional(),
   lifecycle: Lifecycle.optional(),
-  status: z.enum(['active', 'retired', 'all']).optional().openapi({ description: 'active (default), retired or all' }),
+  status: StatusFilter.optional(),
   namePrefix: z.string().regex(/^[a-z0-9-]{1,63}$/).optional().openapi({ description: 'Only names starting with this' }),
   labelSelector: LabelSelectorParam.optional(),
   ...createdRangeQuery,

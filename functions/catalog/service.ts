@@ -1,22 +1,15 @@
 /** Catalog rules: registration under the environment lock and quota, updates, retirement, the cascade. */
-import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
-import { ApiError, apiError, conflict, notFound } from '../../shared/errors.js';
+import { conflict, notFound, quotaExceeded } from '../../shared/errors.js';
 import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
 import { mergeLabels } from '../../shared/labels.js';
 import { emit } from '../../shared/events/outbox.js';
-import type { Placement, ServiceSql } from '../../shared/sql/database.js';
+import { newId } from '../../shared/ids.js';
+import type { TenantRef } from '../../shared/sql/service-db.js';
+import { environmentRetired } from '../environments/api.js';
+import { serviceRetired } from './errors.js';
 import * as store from './store.js';
 import type { PatchService, RegisterService, ServiceDto } from './schemas.js';
-
-/** The catalog service's schema and role. */
-export const CATALOG_SQL: ServiceSql = { service: 'catalog', schema: 'catalog', role: 'rp_catalog' };
-
-/** A tenant as the rules need it. */
-export interface TenantRef {
-  tenantId: string;
-  placement: Placement;
-}
 
 export function toServiceDto(r: store.ServiceRow): ServiceDto {
   return {
@@ -38,10 +31,6 @@ export function toServiceDto(r: store.ServiceRow): ServiceDto {
 
 const subject = (tenantId: string, environmentId: string, id: string) => `tenants/${tenantId}/environments/${environmentId}/services/${id}`;
 
-export const environmentRetired = (id: string): ApiError =>
-  new ApiError(409, 'EnvironmentRetired', `Environment '${id}' is retired; services cannot be registered in it.`, { target: 'environmentId' });
-const serviceRetired = (id: string): ApiError =>
-  new ApiError(409, 'ServiceRetired', `Service '${id}' is retired; retired services are read-only.`, { target: 'serviceId' });
 
 /**
  * Registers a service. The caller has checked with the environments service that the environment
@@ -62,13 +51,11 @@ export async function registerService(
   if (await store.isEnvironmentRetired(trx, tenantId, environmentId)) throw environmentRetired(environmentId);
   const live = await store.countLiveInEnvironment(trx, tenantId, environmentId);
   if (live >= tenant.maxServicesPerEnvironment) {
-    throw apiError('QuotaExceeded', `The environment has ${live} services; the tenant's quota is ${tenant.maxServicesPerEnvironment} per environment.`, {
-      target: 'maxServicesPerEnvironment',
-    });
+    throw quotaExceeded(`The environment has ${live} services; the tenant's quota is ${tenant.maxServicesPerEnvironment} per environment.`, 'maxServicesPerEnvironment');
   }
   const row = await store.insertService(trx, {
     tenant_id: tenantId,
-    id: `svc_${randomBytes(8).toString('hex')}`,
+    id: newId('svc'),
     environment_id: environmentId,
     name: input.name,
     display_name: input.displayName ?? null,

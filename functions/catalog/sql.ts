@@ -1,6 +1,5 @@
-/** The catalog service's schema, role and migrations, for the migrate command. */
-import type { ServiceMigrations } from '../../shared/sql/migrator.js';
-import { migrations } from './migrations/index.js';
-import { CATALOG_SQL } from './service.js';
+/** The catalog service's schema and role, bound to its tables' types. */
+import { serviceDb } from '../../shared/sql/service-db.js';
+import type { CatalogDb } from './store.js';
 
-export const catalogSql: ServiceMigrations = { ...CATALOG_SQL, migrations };
+export const CATALOG_SQL = serviceDb<CatalogDb>({ service: 'catalog', schema: 'catalog', role: 'rp_catalog' });

@@ -4,13 +4,16 @@
  * the tenant's database: a caller's transaction runs as the caller's role and cannot read this
  * service's schema (the boundary is enforced by the database, not only by the code).
  */
-import { perKernel, type Kernel } from '../../shared/kernel.js';
+import type { Kernel } from '../../shared/kernel.js';
+import type { TenantRef } from '../../shared/sql/service-db.js';
 import * as store from './store.js';
-import { ENVIRONMENTS_SQL, retireListeners, type EnvironmentRetiredListener, type TenantRef } from './service.js';
+import { RetireListeners, type EnvironmentRetiredListener } from './service.js';
+import { ENVIRONMENTS_SQL } from './sql.js';
 import type { StorageTopologyDto } from './schemas.js';
 
-export type { EnvironmentRetiredListener, TenantRef } from './service.js';
+export type { EnvironmentRetiredListener } from './service.js';
 export type { StorageTopologyDto as StorageTopology } from './schemas.js';
+export { environmentRetired } from './errors.js';
 
 /** What other services may know of an environment. */
 export interface EnvironmentSummary {
@@ -32,21 +35,25 @@ export interface EnvironmentsApi {
   listRetiredEnvironments(tenant: TenantRef): AsyncGenerator<{ id: string; retiredAt: Date }>;
   /**
    * Runs `listener` after an environment is retired (and again on every retried retire of it, so
-   * listeners must be idempotent). The composition root wires the catalog's cascade here.
+   * listeners must be idempotent). A service that keeps data per environment plugs in here.
    */
   onEnvironmentRetired(listener: EnvironmentRetiredListener): void;
 }
 
+/** The environments service of one app instance: its API, and the retire listeners its handlers notify. */
+export interface EnvironmentsInstance {
+  api: EnvironmentsApi;
+  listeners: RetireListeners;
+}
+
 const PAGE = 500;
 
-/** The environments API of this app instance (one per kernel, so its listeners are shared). */
-export const environmentsApi = perKernel(createEnvironmentsApi);
-
-function createEnvironmentsApi(kernel: Kernel): EnvironmentsApi {
-  const listeners = retireListeners(kernel);
+/** Builds the service. */
+export function createEnvironments(kernel: Kernel): EnvironmentsInstance {
+  const listeners = new RetireListeners();
   const run = <T>(tenant: TenantRef, fn: (trx: store.Tx) => Promise<T>) => kernel.sql.run(tenant, ENVIRONMENTS_SQL, fn);
 
-  return {
+  const api: EnvironmentsApi = {
     async getEnvironment(tenant, environmentId) {
       const r = await run(tenant, (trx) => store.getEnvironment(trx, tenant.tenantId, environmentId));
       return r
@@ -70,4 +77,5 @@ function createEnvironmentsApi(kernel: Kernel): EnvironmentsApi {
       listeners.add(listener);
     },
   };
+  return { api, listeners };
 }

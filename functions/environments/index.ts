@@ -5,11 +5,8 @@
  * environments & inventory" — PostgreSQL, schema `environments`, role `rp_environments`, kept for
  * the tenant's lifetime (environments are retired, never deleted).
  *
- *   POST /api/tenants/{tenantId}/environments                               environmentCreate  operator
- *   GET  /api/tenants/{tenantId}/environments                               environmentList    reader
- *   GET  /api/tenants/{tenantId}/environments/{environmentId}               environmentGet     reader
- *   PATCH /api/tenants/{tenantId}/environments/{environmentId}              environmentPatch   operator
- *   POST /api/tenants/{tenantId}/environments/{environmentId}/retire        environmentRetire  admin
+ * <!-- functions:environments -->
+ * <!-- /functions -->
  *
  * Decisions, and why:
  * - Ids are server-generated (`env_` + 16 hex characters) and never reused; the `name` is the
@@ -29,18 +26,30 @@
  * - Times (`created_at`, `updated_at`, `retired_at`) come from the kernel's clock, so retention and
  *   range queries are testable with a controlled clock.
  */
-import type { Kernel } from '../../shared/kernel.js';
-import type { Registrar } from '../../shared/registrar.js';
+import { defineService, lazyRoutes } from '../../shared/service.js';
+import type { EnvironmentsInstance } from './api.js';
+import { errors } from './errors.js';
+import { ENVIRONMENTS_SQL } from './sql.js';
 
-const h = (k: Kernel) => import('./handlers.js').then((m) => m.environmentHandlers(k));
+const routes = lazyRoutes((self: EnvironmentsInstance, kernel) =>
+  import('./handlers.js').then((m) => m.environmentHandlers({ now: kernel.now, listeners: self.listeners })),
+);
 
-/** Registers the environments functions (handlers load on first use, see shared/registrar.ts). */
-export function register(r: Registrar): void {
-  const list = 'tenants/{tenantId}/environments';
-  const one = `${list}/{environmentId}`;
-  r.http('environmentCreate', 'POST', list, async (k) => (await h(k)).create);
-  r.http('environmentList', 'GET', list, async (k) => (await h(k)).list);
-  r.http('environmentGet', 'GET', one, async (k) => (await h(k)).get);
-  r.http('environmentPatch', 'PATCH', one, async (k) => (await h(k)).patch);
-  r.http('environmentRetire', 'POST', `${one}/retire`, async (k) => (await h(k)).retire);
-}
+export const environments = defineService({
+  name: 'environments',
+  sql: ENVIRONMENTS_SQL,
+  migrations: () => import('./migrations/index.js').then((m) => m.migrations),
+  errors: errors.table,
+  quotas: { maxEnvironments: { default: 20, max: 10_000, description: 'Live (not retired) environments' } },
+  needs: [],
+  create: async ({ kernel }) => (await import('./api.js')).createEnvironments(kernel),
+  register(r) {
+    const list = 'tenants/{tenantId}/environments';
+    const one = `${list}/{environmentId}`;
+    r.http('environmentCreate', 'POST', list, routes('create'));
+    r.http('environmentList', 'GET', list, routes('list'));
+    r.http('environmentGet', 'GET', one, routes('get'));
+    r.http('environmentPatch', 'PATCH', one, routes('patch'));
+    r.http('environmentRetire', 'POST', `${one}/retire`, routes('retire'));
+  },
+});

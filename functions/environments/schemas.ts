@@ -1,29 +1,31 @@
 /** Request/response schemas of the environments service (zod). */
 import { z } from '../../shared/http/openapi.js';
-import { createdRangeQuery } from '../../shared/http/keyset.js';
-import { LabelSelectorParam, Labels, LabelsPatch } from '../../shared/labels.js';
+import {
+  createdRangeQuery,
+  Description,
+  DisplayName,
+  dnsName,
+  LabelSelectorParam,
+  Labels,
+  LabelsPatch,
+  listOf,
+  LiveStatus,
+  resourceId,
+  StatusFilter,
+  TenantId,
+  TenantParams,
+} from '../../shared/http/vocabulary.js';
 
-/** Server-generated: `env_` and 16 hex characters (64 random bits). */
-export const ENVIRONMENT_ID_PATTERN = /^env_[0-9a-f]{16}$/;
+export { StatusFilter, TenantParams };
+
+/** Server-generated: `env_` and 16 hex characters (see shared/ids.ts). */
+export const EnvironmentId = resourceId('env', 'env_3f9a1c07d2b84e65');
 /** Names are DNS labels, unique in the tenant among environments that are not retired. */
-export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
-
-/** No control characters and no bidirectional overrides (which can make text display as something else). */
-const SAFE_LINE = /^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u;
-const SAFE_TEXT = /^(?:[^\p{Cc}\u202A-\u202E\u2066-\u2069]|[\t\n\r])*$/u;
-
-export const EnvironmentId = z.string().regex(ENVIRONMENT_ID_PATTERN).openapi({ example: 'env_3f9a1c07d2b84e65' });
-export const EnvironmentName = z
-  .string()
-  .regex(NAME_PATTERN, { message: 'Names are 1-63 of a-z, 0-9 and -, alphanumeric at both ends' })
-  .openapi({ example: 'prod-weu' });
+export const EnvironmentName = dnsName('prod-weu');
 export const EnvironmentKind = z.enum(['dev', 'test', 'staging', 'prod']).openapi('EnvironmentKind');
-export const EnvironmentStatus = z.enum(['active', 'retired']).openapi('EnvironmentStatus');
+export const EnvironmentStatus = LiveStatus.openapi('EnvironmentStatus');
 /** Azure region names (`westeurope`, `eastus2`). */
 export const Region = z.string().regex(/^[a-z][a-z0-9]{1,39}$/).openapi({ example: 'westeurope' });
-export const DisplayName = z.string().trim().min(1).max(200).regex(SAFE_LINE, { message: 'No control or bidirectional-override characters' });
-export const Description = z.string().max(2000).regex(SAFE_TEXT, { message: 'No control or bidirectional-override characters' });
 
 const dnsish = (max: number) => new RegExp(`^[a-z0-9](?!.*--)[a-z0-9-]{1,${max - 2}}[a-z0-9]$`);
 const days = z.number().int().min(0).max(36_500);
@@ -119,18 +121,14 @@ export const Environment = z
   })
   .openapi('Environment');
 
-export const EnvironmentList = z.object({ value: z.array(Environment), nextLink: z.string().optional() }).openapi('EnvironmentList');
+export const EnvironmentList = listOf(Environment, 'EnvironmentList');
 
-export const TenantParams = z.object({ tenantId: z.string().regex(TENANT_ID_PATTERN) });
-export const EnvironmentParams = z.object({ tenantId: z.string().regex(TENANT_ID_PATTERN), environmentId: EnvironmentId });
-
-/** Which statuses a list shows: `active` (the default), `retired`, or `all`. */
-export const StatusFilter = z.enum(['active', 'retired', 'all']);
+export const EnvironmentParams = z.object({ tenantId: TenantId, environmentId: EnvironmentId });
 
 export const ListEnvironmentsQuery = z.object({
   kind: EnvironmentKind.optional(),
   region: Region.optional(),
-  status: StatusFilter.optional().openapi({ description: 'active (default), retired or all' }),
+  status: StatusFilter.optional(),
   namePrefix: z.string().regex(/^[a-z0-9-]{1,63}$/).optional().openapi({ description: 'Only names starting with this' }),
   labelSelector: LabelSelectorParam.optional(),
   ...createdRangeQuery,

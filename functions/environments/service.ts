@@ -1,29 +1,15 @@
 /** Environment rules: ids, quota, names, the declared storage topology, updates and retirement. */
-import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
-import { ApiError, apiError, conflict, notFound } from '../../shared/errors.js';
+import { conflict, notFound, quotaExceeded } from '../../shared/errors.js';
 import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
 import { mergeLabels } from '../../shared/labels.js';
 import { emit } from '../../shared/events/outbox.js';
-import { perKernel } from '../../shared/kernel.js';
-import type { Placement, ServiceSql } from '../../shared/sql/database.js';
+import { newId } from '../../shared/ids.js';
+import type { Placement, TenantRef } from '../../shared/sql/service-db.js';
 import { storageMapRows } from '../../shared/storage-map.js';
+import { environmentRetired } from './errors.js';
 import * as store from './store.js';
 import type { CreateEnvironment, EnvironmentDto, PatchEnvironment, StorageTopologyDto } from './schemas.js';
-
-/** The environments service's schema and role. */
-export const ENVIRONMENTS_SQL: ServiceSql = { service: 'environments', schema: 'environments', role: 'rp_environments' };
-
-/** A tenant as the rules need it. */
-export interface TenantRef {
-  tenantId: string;
-  placement: Placement;
-}
-
-/** `<prefix>_` and 16 hex characters (64 random bits): never reused, unguessable enough to not leak counts. */
-export function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(8).toString('hex')}`;
-}
 
 export function toEnvironmentDto(r: store.EnvironmentRow): EnvironmentDto {
   return {
@@ -77,9 +63,6 @@ export function defaultStorageTopology(placement: Placement): StorageTopologyDto
   return { resources };
 }
 
-const retired = (id: string) =>
-  new ApiError(409, 'EnvironmentRetired', `Environment '${id}' is retired; retired environments are read-only.`, { target: 'environmentId' });
-
 /**
  * Creates an environment. The tenant's environments are locked for the transaction, so the quota
  * count and the insert cannot interleave with another create (no quota overrun under concurrency).
@@ -93,7 +76,7 @@ export async function createEnvironment(
   await store.lockTenant(trx, tenant.tenantId);
   const live = await store.countLive(trx, tenant.tenantId);
   if (live >= tenant.maxEnvironments) {
-    throw apiError('QuotaExceeded', `The tenant has ${live} environments; its quota is ${tenant.maxEnvironments}.`, { target: 'maxEnvironments' });
+    throw quotaExceeded(`The tenant has ${live} environments; its quota is ${tenant.maxEnvironments}.`, 'maxEnvironments');
   }
   const row = await store.insertEnvironment(trx, {
     tenant_id: tenant.tenantId,
@@ -130,7 +113,7 @@ export async function patchEnvironment(
   const current = await store.getEnvironment(trx, tenantId, id, { forUpdate: true });
   if (!current) throw notFound(`Environment '${id}'`, 'environmentId');
   checkEtag(ifMatch, current.etag);
-  if (current.retired_at) throw retired(id);
+  if (current.retired_at) throw environmentRetired(id);
   if (patch.name !== undefined && patch.name !== current.name) {
     const taken = await store.findLiveByName(trx, tenantId, patch.name);
     if (taken) throw conflict(`An environment named '${patch.name}' already exists in the tenant.`, 'name');
@@ -180,8 +163,8 @@ export async function retireEnvironment(
 /** Callback run after an environment is retired (the catalog retires the environment's services). */
 export type EnvironmentRetiredListener = (tenant: TenantRef, environmentId: string, retiredAt: Date) => Promise<void>;
 
-/** The listeners the composition root wires; run in registration order, each idempotent. */
-class RetireListeners {
+/** The retire listeners of one app instance; run in registration order, each idempotent. */
+export class RetireListeners {
   private readonly listeners: EnvironmentRetiredListener[] = [];
 
   add(listener: EnvironmentRetiredListener): void {
@@ -192,6 +175,3 @@ class RetireListeners {
     for (const l of this.listeners) await l(tenant, environmentId, retiredAt);
   }
 }
-
-/** The retire listeners of one app instance. */
-export const retireListeners = perKernel(() => new RetireListeners());

@@ -1,6 +1,5 @@
-/** The environments service's schema, role and migrations, for the migrate command. */
-import type { ServiceMigrations } from '../../shared/sql/migrator.js';
-import { migrations } from './migrations/index.js';
-import { ENVIRONMENTS_SQL } from './service.js';
+/** The environments service's schema and role, bound to its tables' types. */
+import { serviceDb } from '../../shared/sql/service-db.js';
+import type { EnvironmentsDb } from './store.js';
 
-export const environmentsSql: ServiceMigrations = { ...ENVIRONMENTS_SQL, migrations };
+export const ENVIRONMENTS_SQL = serviceDb<EnvironmentsDb>({ service: 'environments', schema: 'environments', role: 'rp_environments' });

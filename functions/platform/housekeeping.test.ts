@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../test/app.js';
+import { databaseServices } from '../../composition/services.js';
 import { expireKernelRecords, KERNEL_RECORD_RETENTION_DAYS } from './housekeeping.js';
 
 let t: TestApp;
@@ -25,7 +26,7 @@ describe('platformHousekeeping', () => {
     clock = new Date();
     const before = { pending: await count("tenants.outbox where published_at is null and type = 'Pending'"), idem: await count('tenants.idempotency') };
     expect(before).toEqual({ pending: 1, idem: 1 });
-    const r = await expireKernelRecords(t.kernel, t.kernel.outboxes);
+    const r = await expireKernelRecords(t.kernel, databaseServices);
     expect(r.outbox).toBeGreaterThanOrEqual(1);
     expect(r.idempotency).toBe(1);
     expect(await count("tenants.outbox where type = 'Old'")).toBe(0);
@@ -34,7 +35,7 @@ describe('platformHousekeeping', () => {
     expect(await count('tenants.idempotency')).toBe(0);
     // Recent records stay.
     await t.call('POST', 'tenants', { token: root, body: { id: 'hk2', displayName: 'HK2' }, headers: { 'repeatability-request-id': 'hk-2' } });
-    await expireKernelRecords(t.kernel, t.kernel.outboxes);
+    await expireKernelRecords(t.kernel, databaseServices);
     expect(await count('tenants.idempotency')).toBe(1);
     expect(KERNEL_RECORD_RETENTION_DAYS).toBe(7);
   });

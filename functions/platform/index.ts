@@ -1,43 +1,83 @@
 /**
- * platform — the app's own plumbing, no tenant data of its own:
+ * platform — the app's own plumbing, no tenant data of its own: the OpenAPI document, liveness,
+ * the outbox publisher, and the daily housekeeping of the kernel's tables (an orchestration that
+ * fans out over the databases).
  *
- *   GET  /api/openapi.json      openapiDocument   anonymous   the OpenAPI 3.1 document
- *   GET  /api/health            platformHealth    anonymous   liveness (no dependency calls)
- *   timer, every 10 s         outboxPublish                 publishes pending outbox events
- *   timer, daily 03:15 UTC    platformHousekeeping          expires published events and idempotency records
+ * <!-- functions:platform -->
+ * <!-- /functions -->
  */
-import type { Registrar } from '../../shared/registrar.js';
+import { route } from '../../shared/http/route.js';
+import { defineService, type AppPorts } from '../../shared/service.js';
 
-export function register(r: Registrar): void {
-  r.http('openapiDocument', 'GET', 'openapi.json', async (k) => ({
-    summary: 'The OpenAPI 3.1 document of this API',
-    tags: ['platform'],
-    access: { anonymous: true },
-    responses: { 200: { description: 'OpenAPI document' } },
-    handler: async () => {
-      await k.loadAllRoutes();
-      return { status: 200, body: k.openapi.document() };
-    },
-  }));
-  r.http('platformHealth', 'GET', 'health', async () => ({
-    summary: 'Liveness of this instance',
-    tags: ['platform'],
-    access: { anonymous: true },
-    responses: { 200: { description: 'Alive' } },
-    handler: async () => ({ status: 200, body: { status: 'ok' } }),
-  }));
-  r.timer('outboxPublish', '*/10 * * * * *', async (k) => {
-    const { publishOutboxes } = await import('./outbox.js');
-    return async (_timer, context) => {
-      const n = await publishOutboxes(k, k.outboxes, context);
-      if (n > 0) context.log(`published ${n} events`);
-    };
-  });
-  r.timer('platformHousekeeping', '0 15 3 * * *', async (k) => {
-    const { expireKernelRecords } = await import('./housekeeping.js');
-    return async (_timer, context) => {
-      const n = await expireKernelRecords(k, k.outboxes);
-      context.log(`expired ${n.outbox} published events and ${n.idempotency} idempotency records`);
-    };
-  });
+/** The platform service's instance: it offers no API; its functions work over the whole app. */
+export interface PlatformInstance {
+  api: Record<never, never>;
+  app: AppPorts;
 }
+
+/** Daily at 03:15 UTC. */
+export const HOUSEKEEPING_SCHEDULE = '0 15 3 * * *';
+
+export const platform = defineService({
+  name: 'platform',
+  needs: [],
+  create: async ({ app }): Promise<PlatformInstance> => ({ api: {}, app }),
+  register(r) {
+    r.http('openapiDocument', 'GET', 'openapi.json', (self, kernel) =>
+      route({
+        summary: 'The OpenAPI 3.1 document of this API',
+        tags: ['platform'],
+        access: { anonymous: true },
+        responses: { 200: { description: 'OpenAPI document' } },
+        handler: async () => {
+          await self.app.loadAllRoutes();
+          return { status: 200, body: kernel.openapi.document() };
+        },
+      }),
+    );
+    r.http('platformHealth', 'GET', 'health', () =>
+      route({
+        summary: 'Liveness of this instance',
+        tags: ['platform'],
+        access: { anonymous: true },
+        responses: { 200: { description: 'Alive' } },
+        handler: async () => ({ status: 200, body: { status: 'ok' } }),
+      }),
+    );
+    r.timer('outboxPublish', '*/10 * * * * *', "Publishes every service's pending outbox events as CloudEvents to the events queue", async (self, kernel) => {
+      const { publishOutboxes } = await import('./outbox.js');
+      return async (_timer, context) => {
+        const n = await publishOutboxes(kernel, self.app.databaseServices, context);
+        if (n > 0) context.log(`published ${n} events`);
+      };
+    });
+    r.timer(
+      'platformHousekeeping',
+      HOUSEKEEPING_SCHEDULE,
+      'Starts the day’s housekeeping orchestration (one instance per day)',
+      async (_self, kernel) => {
+        const { durableOrchestrations } = await import('../../shared/orchestration.js');
+        return async (_timer, context) => {
+          const day = kernel.now().toISOString().slice(0, 10);
+          const { instanceId, started } = await durableOrchestrations(context).start('platformHousekeepingRun', `housekeeping:${day}`, null);
+          context.log(`housekeeping ${instanceId}: ${started ? 'started' : 'already ran today'}`);
+        };
+      },
+      { durableClient: true },
+    );
+    r.orchestration('platformHousekeepingRun', 'Expires published outbox events and idempotency records, one activity per database', async () =>
+      (await import('./housekeeping.js')).housekeepingOrchestrator,
+    );
+    r.activity('platformHousekeepingDatabases', 'Lists the databases housekeeping covers (pooled and every silo)', async (_self, kernel) => {
+      const { housekeepingDatabases } = await import('./housekeeping.js');
+      return async () => housekeepingDatabases(kernel);
+    });
+    r.activity('platformHousekeepingExpire', "Expires one database's kernel records (safe to run twice)", async (self, kernel) => {
+      const { expireDatabase } = await import('./housekeeping.js');
+      return async (input: unknown) => {
+        const { database, cutoff } = input as { database: string; cutoff: string };
+        return expireDatabase(kernel, self.app.databaseServices, database, new Date(cutoff));
+      };
+    });
+  },
+});

@@ -5,7 +5,7 @@ import { servicesIn, type ServiceSql } from '../../shared/sql/database.js';
 import { publishPending } from '../../shared/events/outbox.js';
 
 /** Publishes every service's pending events in every database; returns how many went out. */
-export async function publishOutboxes(kernel: Kernel, services: ServiceSql[], context?: InvocationContext): Promise<number> {
+export async function publishOutboxes(kernel: Kernel, services: readonly ServiceSql[], context?: InvocationContext): Promise<number> {
   const sink = kernel.clients.eventSink();
   let total = 0;
   for (const { name, placement, db } of kernel.sql.all()) {

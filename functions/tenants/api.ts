@@ -1,17 +1,19 @@
 /**
  * The tenants service's public in-process contract. Other services reach tenants only through
- * this module: the access check the HTTP pipeline runs on every tenant-scoped request, and the
- * tenant list maintenance timers iterate.
+ * this module: the access check the HTTP pipeline runs on every tenant-scoped request, the tenant
+ * list maintenance timers iterate, and the quota set every tenant carries.
  */
-import { perKernel, type Kernel } from '../../shared/kernel.js';
+import type { Kernel } from '../../shared/kernel.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
-import type { TenantAccess, TenantAccessPort } from '../../shared/http/pipeline.js';
-import type { Kysely } from 'kysely';
-import type { Placement } from '../../shared/sql/database.js';
+import type { TenantAccess, TenantAccessPort } from '../../shared/http/route.js';
+import type { Placement } from '../../shared/sql/service-db.js';
 import * as store from './store.js';
-import { TENANTS_SQL, toAccess } from './service.js';
+import { toAccess } from './service.js';
+import { TENANTS_SQL } from './sql.js';
+import { tenantSchemas, type QuotaCatalog, type TenantSchemas } from './schemas.js';
 
-export type { TenantAccess, TenantQuotas } from '../../shared/http/pipeline.js';
+export type { TenantAccess, TenantQuotas } from '../../shared/http/route.js';
+export type { QuotaCatalog } from './schemas.js';
 
 /** What other services may ask of the tenants service. */
 export interface TenantsApi extends TenantAccessPort {
@@ -19,32 +21,37 @@ export interface TenantsApi extends TenantAccessPort {
   listTenants(): AsyncGenerator<{ tenantId: string; placement: Placement; status: 'active' | 'suspended' }>;
   /** Drops cached access for a tenant on this instance (after its binding or members changed). */
   invalidate(tenantId: string): void;
+  /** The quota schema (zod) and defaults every tenant carries. */
+  quotas: Pick<TenantSchemas, 'Quotas' | 'defaults'>;
+}
+
+/** The tenants service of one app instance: its API, and the schemas its handlers use. */
+export interface TenantsInstance {
+  api: TenantsApi;
+  schemas: TenantSchemas;
 }
 
 const MAX_CACHE_ENTRIES = 10_000;
 
-/** The tenants API of this app instance (one per kernel, so its cache is shared by every caller). */
-export const tenantsApi = perKernel((kernel) => createTenantsApi(kernel));
-
 /**
- * Builds the API. Access answers are cached per (principal, tenant) for `TENANT_CACHE_TTL_MS`
+ * Builds the service. Access answers are cached per (principal, tenant) for `TENANT_CACHE_TTL_MS`
  * (default 5 s): a removed member or a suspension is seen by every instance within that time, and
  * at once by the instance that made the change.
  */
-function createTenantsApi(kernel: Kernel): TenantsApi {
+export function createTenants(kernel: Kernel, quotaCatalog: QuotaCatalog): TenantsInstance {
+  const schemas = tenantSchemas(quotaCatalog);
   const cache = new Map<string, { value: TenantAccess | null; expires: number }>();
   const ttl = kernel.settings.tenantCacheTtlMs;
   const pooled = { model: 'pooled' } as const;
 
   // One round trip: the tenant row and the caller's membership, read in the tenant's own scope.
   const load = async (principal: Principal, tenantId: string) => {
-    const [row] = await kernel.sql.read({ tenantId, placement: pooled }, TENANTS_SQL, (db: Kysely<store.TenantsDb>) =>
-      store.selectTenantWithRole(db, tenantId, principal.id),
-    );
-    return row ? toAccess(row, principal, row.role) : null;
+    const [row] = await kernel.sql.read({ tenantId, placement: pooled }, TENANTS_SQL, (db) => store.selectTenantWithRole(db, tenantId, principal.id));
+    return row ? toAccess(row, principal, row.role, schemas.defaults) : null;
   };
 
-  return {
+  const api: TenantsApi = {
+    quotas: schemas,
     async resolve(principal, tenantId) {
       if (ttl === 0) return load(principal, tenantId);
       const key = `${tenantId}\u0001${principal.id}\u0001${principal.isPlatformAdmin ? 1 : 0}`;
@@ -62,19 +69,16 @@ function createTenantsApi(kernel: Kernel): TenantsApi {
     async *listTenants() {
       let after: string | undefined;
       for (;;) {
-        const rows = await kernel.sql.read({ platform: true, placement: pooled }, TENANTS_SQL, (db: Kysely<store.TenantsDb>) =>
+        const rows = await kernel.sql.read({ platform: true, placement: pooled }, TENANTS_SQL, (db) =>
           store.selectTenants(db, { limit: 200, ...(after !== undefined ? { after } : {}) }),
         );
         for (const r of rows) {
-          yield {
-            tenantId: r.tenant_id,
-            status: r.status,
-            placement: r.silo_database ? { model: 'siloed', database: r.silo_database } : pooled,
-          };
+          yield { tenantId: r.tenant_id, status: r.status, placement: r.silo_database ? { model: 'siloed', database: r.silo_database } : pooled };
         }
         if (rows.length < 200) return;
         after = rows.at(-1)?.tenant_id;
       }
     },
   };
+  return { api, schemas };
 }

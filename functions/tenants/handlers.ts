@@ -1,130 +1,130 @@
 /** HTTP handlers of the tenants service: validate (schemas), call the service, shape the response. */
-import type { Kernel } from '../../shared/kernel.js';
-import type { RouteImpl } from '../../shared/http/pipeline.js';
+import { z } from '../../shared/http/openapi.js';
+import { route } from '../../shared/http/route.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
 import { notFound } from '../../shared/errors.js';
-import { z } from '../../shared/http/openapi.js';
 import * as store from './store.js';
 import * as schemas from './schemas.js';
-import { TENANTS_SQL, createTenant, patchTenant, removeMember, setMember, toMemberDto, toTenantDto } from './service.js';
-import { tenantsApi } from './api.js';
+import { createTenant, patchTenant, removeMember, setMember, toMemberDto, toTenantDto } from './service.js';
+import { TENANTS_SQL } from './sql.js';
+import type { TenantsApi } from './api.js';
 
-type Def = RouteImpl;
+/** What the tenants handlers use. */
+export interface TenantHandlerDeps {
+  api: Pick<TenantsApi, 'invalidate'>;
+  schemas: schemas.TenantSchemas;
+  /** True when this deployment has a silo database of that name. */
+  siloExists: (name: string) => boolean;
+}
 
-const TenantList = schemas.list(schemas.Tenant, 'TenantList');
-const MemberList = schemas.list(schemas.Member, 'TenantMemberList');
+const TAGS = ['tenants'];
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
-export function tenantHandlers(kernel: Kernel) {
-  const api = tenantsApi(kernel);
-  const siloExists = (name: string) => kernel.sql.hasSilo(name);
+export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDeps) {
+  const tenantDto = (r: store.TenantRow) => toTenantDto(r, s.defaults);
 
-  const create: Def = {
+  const create = route({
     summary: 'Create a tenant',
-    tags: ['tenants'],
+    tags: TAGS,
     access: { platformAdmin: true },
     body: {
-      schema: schemas.CreateTenant,
+      schema: s.CreateTenant,
       example: { id: 'contoso', displayName: 'Contoso', isolation: { model: 'pooled' }, quotas: { maxEnvironments: 10 } },
     },
     idempotent: TENANTS_SQL,
-    responses: { 201: { description: 'Created', schema: schemas.Tenant } },
+    responses: { 201: { description: 'Created', schema: s.Tenant } },
     handler: async (ctx) => {
-      const row = await ctx.tx<store.TenantRow, store.TenantsDb>(TENANTS_SQL, (trx) => createTenant(trx, ctx.body, siloExists));
-      return { status: 201, body: toTenantDto(row), etag: row.etag, headers: { Location: `/api/tenants/${row.tenant_id}` } };
+      const row = await ctx.tx(TENANTS_SQL, (trx) => createTenant(trx, ctx.body, siloExists, s.defaults));
+      return { status: 201, body: tenantDto(row), etag: row.etag, headers: { Location: `/api/tenants/${row.tenant_id}` } };
     },
-  };
+  });
 
-  const list: Def = {
+  const list = route({
     summary: 'List tenants',
-    tags: ['tenants'],
+    tags: TAGS,
     access: { platformAdmin: true },
     query: schemas.ListTenantsQuery,
     paged: true,
-    responses: { 200: { description: 'A page of tenants', schema: TenantList } },
+    responses: { 200: { description: 'A page of tenants', schema: s.TenantList } },
     handler: async (ctx) => {
       const after = decodeCursor(ctx.query.skipToken, z.string());
-      const rows = await ctx.read<store.TenantRow, store.TenantsDb>(TENANTS_SQL, (db) =>
+      const rows = await ctx.read(TENANTS_SQL, (db) =>
         store.selectTenants(db, { limit: ctx.pageSize + 1, ...(after !== undefined ? { after } : {}), status: ctx.query.status }),
       );
-      return { status: 200, body: ctx.page(rows, (r) => r.tenant_id, toTenantDto) };
+      return { status: 200, body: ctx.page(rows, (r) => r.tenant_id, tenantDto) };
     },
-  };
+  });
 
-  const get: Def = {
+  const get = route({
     summary: 'Get a tenant (its isolation, status and quotas)',
-    tags: ['tenants'],
+    tags: TAGS,
     access: { tenantRole: 'reader' },
     params: schemas.TenantParams,
-    responses: { 200: { description: 'The tenant', schema: schemas.Tenant } },
+    responses: { 200: { description: 'The tenant', schema: s.Tenant } },
     handler: async (ctx) => {
-      const [row] = await ctx.read<store.TenantRow, store.TenantsDb>(TENANTS_SQL, (db) => store.selectTenant(db, ctx.params.tenantId));
+      const [row] = await ctx.read(TENANTS_SQL, (db) => store.selectTenant(db, ctx.params.tenantId));
       if (!row) throw notFound(`Tenant '${ctx.params.tenantId}'`, 'tenantId');
-      return { status: 200, body: toTenantDto(row), etag: row.etag };
+      return { status: 200, body: tenantDto(row), etag: row.etag };
     },
-  };
+  });
 
-  const patch: Def = {
+  const patch = route({
     summary: 'Update a tenant (JSON merge patch; honours If-Match)',
-    tags: ['tenants'],
+    tags: TAGS,
     access: { platformAdmin: true },
     params: schemas.TenantParams,
-    body: { schema: schemas.PatchTenant, example: { status: 'suspended', quotas: { maxEnvironments: 5 } }, contentType: 'application/merge-patch+json' },
-    responses: { 200: { description: 'The updated tenant', schema: schemas.Tenant } },
+    body: { schema: s.PatchTenant, example: { status: 'suspended', quotas: { maxEnvironments: 5 } }, contentType: 'application/merge-patch+json' },
+    responses: { 200: { description: 'The updated tenant', schema: s.Tenant } },
     handler: async (ctx) => {
-      const tenantId: string = ctx.params.tenantId;
-      const row = await ctx.tx<store.TenantRow, store.TenantsDb>(TENANTS_SQL, (trx) => patchTenant(trx, tenantId, ctx.body, ctx.ifMatch));
+      const { tenantId } = ctx.params;
+      const row = await ctx.tx(TENANTS_SQL, (trx) => patchTenant(trx, tenantId, ctx.body, ctx.ifMatch, s.defaults));
       api.invalidate(tenantId);
-      return { status: 200, body: toTenantDto(row), etag: row.etag };
+      return { status: 200, body: tenantDto(row), etag: row.etag };
     },
-  };
+  });
 
-  const listMembers: Def = {
+  const listMembers = route({
     summary: "List a tenant's members",
-    tags: ['tenants'],
+    tags: TAGS,
     access: { tenantRole: 'admin' },
     params: schemas.TenantParams,
     paged: true,
-    responses: { 200: { description: 'A page of members', schema: MemberList } },
+    responses: { 200: { description: 'A page of members', schema: schemas.MemberList } },
     handler: async (ctx) => {
       const after = decodeCursor(ctx.query.skipToken, z.string());
-      const rows = await ctx.read<store.MemberRow, store.TenantsDb>(TENANTS_SQL, (db) =>
-        store.selectMembers(db, ctx.params.tenantId, { limit: ctx.pageSize + 1, after }),
-      );
+      const rows = await ctx.read(TENANTS_SQL, (db) => store.selectMembers(db, ctx.params.tenantId, { limit: ctx.pageSize + 1, after }));
       return { status: 200, body: ctx.page(rows, (r) => r.principal_id, toMemberDto) };
     },
-  };
+  });
 
-  const putMember: Def = {
+  const putMember = route({
     summary: "Grant or change a member's role",
-    tags: ['tenants'],
+    tags: TAGS,
     access: { tenantRole: 'admin' },
     params: schemas.MemberParams,
     body: { schema: schemas.PutMember, example: { role: 'operator' } },
     responses: { 200: { description: 'Role changed', schema: schemas.Member }, 201: { description: 'Member added', schema: schemas.Member } },
     handler: async (ctx) => {
-      const { tenantId, principalId } = ctx.params as { tenantId: string; principalId: string };
-      const row = await ctx.tx<store.MemberRow & { created: boolean }, store.TenantsDb>(TENANTS_SQL, (trx) =>
-        setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch),
-      );
+      const { tenantId, principalId } = ctx.params;
+      const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch));
       api.invalidate(tenantId);
       return { status: row.created ? 201 : 200, body: toMemberDto(row), etag: row.etag };
     },
-  };
+  });
 
-  const deleteMember: Def = {
+  const deleteMember = route({
     summary: 'Remove a member',
-    tags: ['tenants'],
+    tags: TAGS,
     access: { tenantRole: 'admin' },
     params: schemas.MemberParams,
     responses: { 204: { description: 'Removed (or was not a member)' } },
     handler: async (ctx) => {
-      const { tenantId, principalId } = ctx.params as { tenantId: string; principalId: string };
-      await ctx.tx<void, store.TenantsDb>(TENANTS_SQL, (trx) => removeMember(trx, tenantId, principalId, ctx.ifMatch));
+      const { tenantId, principalId } = ctx.params;
+      await ctx.tx(TENANTS_SQL, (trx) => removeMember(trx, tenantId, principalId, ctx.ifMatch));
       api.invalidate(tenantId);
       return { status: 204 };
     },
-  };
+  });
 
   return { create, list, get, patch, listMembers, putMember, deleteMember };
 }

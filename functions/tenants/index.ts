@@ -2,27 +2,38 @@
  * tenants — TenantRuntimeIsolationService: tenant bindings (isolation model, silo database),
  * status, quotas and members. Its `api.ts` is the access check every tenant-scoped request runs.
  *
- *   POST   /api/tenants                                   tenantCreate        platform admin
- *   GET    /api/tenants                                   tenantList          platform admin
- *   GET    /api/tenants/{tenantId}                        tenantGet           tenant reader
- *   PATCH  /api/tenants/{tenantId}                        tenantPatch         platform admin
- *   GET    /api/tenants/{tenantId}/members                tenantMemberList    tenant admin
- *   PUT    /api/tenants/{tenantId}/members/{principalId}  tenantMemberPut     tenant admin
- *   DELETE /api/tenants/{tenantId}/members/{principalId}  tenantMemberDelete  tenant admin
- *
- * Handlers load on first use (see shared/registrar.ts).
+ * <!-- functions:tenants -->
+ * <!-- /functions -->
  */
-import type { Kernel } from '../../shared/kernel.js';
-import type { Registrar } from '../../shared/registrar.js';
+import { defineService, lazyRoutes } from '../../shared/service.js';
+import type { TenantsInstance } from './api.js';
+import { TENANTS_SQL } from './sql.js';
 
-const h = (k: Kernel) => import('./handlers.js').then((m) => m.tenantHandlers(k));
+const routes = lazyRoutes((self: TenantsInstance, kernel) =>
+  import('./handlers.js').then((m) => m.tenantHandlers({ api: self.api, schemas: self.schemas, siloExists: (n) => kernel.sql.hasSilo(n) })),
+);
 
-export function register(r: Registrar): void {
-  r.http('tenantCreate', 'POST', 'tenants', async (k) => (await h(k)).create);
-  r.http('tenantList', 'GET', 'tenants', async (k) => (await h(k)).list);
-  r.http('tenantGet', 'GET', 'tenants/{tenantId}', async (k) => (await h(k)).get);
-  r.http('tenantPatch', 'PATCH', 'tenants/{tenantId}', async (k) => (await h(k)).patch);
-  r.http('tenantMemberList', 'GET', 'tenants/{tenantId}/members', async (k) => (await h(k)).listMembers);
-  r.http('tenantMemberPut', 'PUT', 'tenants/{tenantId}/members/{principalId}', async (k) => (await h(k)).putMember);
-  r.http('tenantMemberDelete', 'DELETE', 'tenants/{tenantId}/members/{principalId}', async (k) => (await h(k)).deleteMember);
-}
+export const tenants = defineService({
+  name: 'tenants',
+  sql: TENANTS_SQL,
+  migrations: () => import('./migrations/index.js').then((m) => m.migrations),
+  // The rate quota is enforced by the HTTP pipeline for every tenant-scoped request. The next three
+  // are declared here until their owning services land; each moves to its owner's descriptor then.
+  quotas: {
+    requestsPerMinute: { default: 6000, max: 1_000_000, description: 'Requests per minute, per instance (HTTP 429 beyond)' },
+    maxDeploymentsPerDay: { default: 500, max: 1_000_000, description: 'Deployments created per day' },
+    maxReplicasPerService: { default: 50, max: 10_000, description: "Highest maxReplicas of a service's scaling policy" },
+    maxSecretBindings: { default: 1000, max: 1_000_000, description: 'Secret bindings' },
+  },
+  needs: [],
+  create: async ({ kernel, app }) => (await import('./api.js')).createTenants(kernel, app.quotas),
+  register(r) {
+    r.http('tenantCreate', 'POST', 'tenants', routes('create'));
+    r.http('tenantList', 'GET', 'tenants', routes('list'));
+    r.http('tenantGet', 'GET', 'tenants/{tenantId}', routes('get'));
+    r.http('tenantPatch', 'PATCH', 'tenants/{tenantId}', routes('patch'));
+    r.http('tenantMemberList', 'GET', 'tenants/{tenantId}/members', routes('listMembers'));
+    r.http('tenantMemberPut', 'PUT', 'tenants/{tenantId}/members/{principalId}', routes('putMember'));
+    r.http('tenantMemberDelete', 'DELETE', 'tenants/{tenantId}/members/{principalId}', routes('deleteMember'));
+  },
+});

@@ -1,26 +1,19 @@
 /** Tenant rules: creation, updates, memberships, and the access check every service relies on. */
-import { apiError, conflict, invalid, notFound } from '../../shared/errors.js';
+import { conflict, invalid, notFound, preconditionFailed } from '../../shared/errors.js';
 import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
-import type { TenantAccess } from '../../shared/http/pipeline.js';
+import type { TenantAccess } from '../../shared/http/route.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
-import type { ServiceSql } from '../../shared/sql/database.js';
 import { emit } from '../../shared/events/outbox.js';
 import * as store from './store.js';
-import { DEFAULT_QUOTAS, type MemberDto, type TenantDto, type QuotasDto } from './schemas.js';
-import type { z } from 'zod';
-import type { CreateTenant, PatchTenant } from './schemas.js';
+import type { CreateTenantInput, MemberDto, PatchTenantInput, QuotasDto, TenantDto } from './schemas.js';
 
-/** The tenants service's schema and role. */
-/** The tenant registry is the routing table for silos, so it always lives in the pooled database. */
-export const TENANTS_SQL: ServiceSql = { service: 'tenants', schema: 'tenants', role: 'rp_tenants', pooledOnly: true };
-
-export function toTenantDto(r: store.TenantRow): TenantDto {
+export function toTenantDto(r: store.TenantRow, defaults: QuotasDto): TenantDto {
   return {
     id: r.tenant_id,
     displayName: r.display_name,
     isolation: r.isolation_model === 'siloed' ? { model: 'siloed', database: r.silo_database ?? '' } : { model: 'pooled' },
     status: r.status,
-    quotas: { ...DEFAULT_QUOTAS, ...r.quotas },
+    quotas: { ...defaults, ...r.quotas },
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
     etag: r.etag,
@@ -34,8 +27,9 @@ export function toMemberDto(r: store.MemberRow): MemberDto {
 /** Creates a tenant; a siloed tenant must name a silo this deployment has configured. */
 export async function createTenant(
   trx: store.Tx,
-  input: z.output<typeof CreateTenant>,
+  input: CreateTenantInput,
   siloExists: (name: string) => boolean,
+  defaults: QuotasDto,
 ): Promise<store.TenantRow> {
   const isolation = input.isolation ?? { model: 'pooled' as const };
   if (isolation.model === 'siloed' && !siloExists(isolation.database)) {
@@ -47,7 +41,7 @@ export async function createTenant(
     isolation_model: isolation.model,
     silo_database: isolation.model === 'siloed' ? isolation.database : null,
     status: 'active',
-    quotas: { ...DEFAULT_QUOTAS, ...input.quotas },
+    quotas: { ...defaults, ...(input.quotas as QuotasDto | undefined) },
   });
   if (!row) throw conflict(`A tenant with id '${input.id}' already exists.`, 'id');
   await emit(trx, row.tenant_id, { type: 'TenantCreated', subject: `tenants/${row.tenant_id}`, data: { isolation: isolation.model } });
@@ -58,13 +52,14 @@ export async function createTenant(
 export async function patchTenant(
   trx: store.Tx,
   tenantId: string,
-  patch: z.output<typeof PatchTenant>,
+  patch: PatchTenantInput,
   expectedEtag: string | undefined,
+  defaults: QuotasDto,
 ): Promise<store.TenantRow> {
   const current = await store.getTenant(trx, tenantId);
   if (!current) throw notFound(`Tenant '${tenantId}'`, 'tenantId');
   checkEtag(expectedEtag, current.etag);
-  const quotas: QuotasDto | undefined = patch.quotas ? { ...DEFAULT_QUOTAS, ...current.quotas, ...patch.quotas } : undefined;
+  const quotas: QuotasDto | undefined = patch.quotas ? { ...defaults, ...current.quotas, ...(patch.quotas as QuotasDto) } : undefined;
   const row = await store.updateTenant(
     trx,
     tenantId,
@@ -91,7 +86,7 @@ export async function setMember(
 ): Promise<store.MemberRow & { created: boolean }> {
   const current = await store.getMember(trx, tenantId, principalId);
   if (expectedEtag !== undefined) {
-    if (!current) throw apiError('PreconditionFailed', 'The member does not exist.', { target: 'If-Match' });
+    if (!current) throw preconditionFailed('The member does not exist.');
     checkEtag(expectedEtag, current.etag);
   }
   if (current?.role === 'admin' && role !== 'admin' && (await store.countAdmins(trx, tenantId)) <= 1) {
@@ -106,7 +101,7 @@ export async function setMember(
 export async function removeMember(trx: store.Tx, tenantId: string, principalId: string, expectedEtag: string | undefined): Promise<void> {
   const current = await store.getMember(trx, tenantId, principalId);
   if (!current) {
-    if (expectedEtag !== undefined) throw apiError('PreconditionFailed', 'The member does not exist.', { target: 'If-Match' });
+    if (expectedEtag !== undefined) throw preconditionFailed('The member does not exist.');
     return;
   }
   checkEtag(expectedEtag, current.etag);
@@ -118,14 +113,14 @@ export async function removeMember(trx: store.Tx, tenantId: string, principalId:
 }
 
 /** Maps a tenant row and the caller's role to the pipeline's {@link TenantAccess}. */
-export function toAccess(row: store.TenantRow, principal: Principal, memberRole: store.MemberRow['role'] | null): TenantAccess | null {
+export function toAccess(row: store.TenantRow, principal: Principal, memberRole: store.MemberRow['role'] | null, defaults: QuotasDto): TenantAccess | null {
   const role = principal.isPlatformAdmin ? 'admin' : memberRole;
   if (!role) return null;
   return {
     tenantId: row.tenant_id,
     placement: row.isolation_model === 'siloed' && row.silo_database ? { model: 'siloed', database: row.silo_database } : { model: 'pooled' },
     status: row.status,
-    quotas: { ...DEFAULT_QUOTAS, ...row.quotas },
+    quotas: { ...defaults, ...row.quotas },
     role,
   };
 }

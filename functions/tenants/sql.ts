@@ -1,6 +1,6 @@
-/** The tenants service's schema, role and migrations, for the migrate command. */
-import type { ServiceMigrations } from '../../shared/sql/migrator.js';
-import { migrations } from './migrations/index.js';
-import { TENANTS_SQL } from './service.js';
+/** The tenants service's schema and role, bound to its tables' types. */
+import { serviceDb } from '../../shared/sql/service-db.js';
+import type { TenantsDb } from './store.js';
 
-export const tenantsSql: ServiceMigrations = { ...TENANTS_SQL, migrations };
+/** The tenant registry is the routing table for silos, so it always lives in the pooled database. */
+export const TENANTS_SQL = serviceDb<TenantsDb>({ service: 'tenants', schema: 'tenants', role: 'rp_tenants', pooledOnly: true });

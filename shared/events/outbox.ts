@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { inScope, type Placement, type ServiceSql } from '../sql/database.js';
+import { enableTenantRls } from '../sql/rls.js';
 
 /** A domain event before it is wrapped as a CloudEvent. */
 export interface DomainEvent {
@@ -81,4 +82,29 @@ export async function publishPending(
     }
     return { published, failed: 0 };
   });
+}
+
+/** Creates the outbox table in the service's schema (called from its first migration). */
+export async function createOutboxTable(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('outbox')
+    .addColumn('tenant_id', 'text', (c) => c.notNull())
+    .addColumn('id', 'uuid', (c) => c.notNull())
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('subject', 'text', (c) => c.notNull())
+    .addColumn('data', 'jsonb', (c) => c.notNull())
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('published_at', 'timestamptz')
+    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addPrimaryKeyConstraint('outbox_pk', ['tenant_id', 'id'])
+    .execute();
+  await sql`create index outbox_pending on outbox (created_at) where published_at is null`.execute(db);
+  await enableTenantRls(db, 'outbox', { platformScope: true });
+}
+
+/** Deletes up to `limit` events published before `cutoff`, in the caller's (platform-scope) transaction. */
+export async function expirePublished(trx: Transaction<unknown>, cutoff: Date, limit: number): Promise<number> {
+  const r = await sql`delete from outbox where ctid in (
+      select ctid from outbox where published_at is not null and published_at < ${cutoff} limit ${limit})`.execute(trx);
+  return Number(r.numAffectedRows ?? 0);
 }

@@ -7,22 +7,10 @@ import { Kysely, PostgresDialect, sql, type Compilable, type Transaction } from 
 import { scopedRead, UninlinableParameterError } from './scoped-read.js';
 import pg from 'pg';
 import type { Settings, SqlTarget } from '../settings.js';
-import { apiError } from '../errors.js';
+import { UnavailableError } from '../errors.js';
 
-/** Identifies a service's slice of the database: its schema and the role its queries run as. */
-export interface ServiceSql {
-  service: string;
-  schema: string;
-  role: string;
-  /** Data that lives in the pooled database whatever the tenant's placement (the tenant registry). */
-  pooledOnly?: boolean;
-}
-
-/** Where a tenant's data lives: the pooled database, or a silo named in settings. */
-export type Placement = { model: 'pooled' } | { model: 'siloed'; database: string };
-
-/** The scope a transaction runs in: one tenant, or `platform` for cross-tenant maintenance. */
-export type SqlScope = { tenantId: string; placement: Placement } | { platform: true; placement: Placement };
+export { serviceDb, type Placement, type ServiceDb, type ServiceSql, type SqlScope, type TenantRef } from './service-db.js';
+import type { Placement, ServiceDb, ServiceSql, SqlScope } from './service-db.js';
 
 const ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 
@@ -57,7 +45,7 @@ export class SqlDatabases {
    * Runs `fn` in a transaction in `scope` as `svc`'s role (see {@link inScope}), in the database
    * the scope names — or the pooled one for a pooled-only service.
    */
-  run<DB, T>(scope: SqlScope, svc: ServiceSql, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+  run<DB, T>(scope: SqlScope, svc: ServiceDb<DB>, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
     const s = scopeFor(svc, scope);
     return inScope(this.forPlacement(s.placement), s, svc, fn);
   }
@@ -66,9 +54,9 @@ export class SqlDatabases {
    * Runs one read-only statement in `scope` as `svc`'s role in one round trip (see
    * `scoped-read.ts`); a statement whose parameters cannot be inlined runs in a transaction.
    */
-  async read<Row, DB = any>(scope: SqlScope, svc: ServiceSql, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
+  async read<DB, Row>(scope: SqlScope, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
     const s = scopeFor(svc, scope);
-    const query = build(this.forPlacement(s.placement)).compile();
+    const query = build(this.forPlacement(s.placement) as Kysely<DB>).compile();
     try {
       return await scopedRead(this.poolFor(s.placement), s, svc, query);
     } catch (e) {
@@ -86,9 +74,7 @@ export class SqlDatabases {
     if (placement.model === 'pooled') return this.get('pooled', this.settings.pooled);
     const target = this.settings.silos[placement.database];
     if (!target) {
-      throw apiError('ServiceUnavailable', 'The tenant database is not configured on this instance.', {
-        headers: { 'Retry-After': '60' },
-      });
+      throw new UnavailableError('The tenant database is not configured on this instance.', 60);
     }
     return this.get(`silo:${placement.database}`, target);
   }
@@ -171,7 +157,7 @@ export function servicesIn<S extends ServiceSql>(placement: Placement, services:
 export async function inScope<DB, T>(
   db: Kysely<any>,
   scope: SqlScope,
-  svc: ServiceSql,
+  svc: ServiceDb<DB>,
   fn: (trx: Transaction<DB>) => Promise<T>,
 ): Promise<T> {
   if (svc.pooledOnly && scope.placement.model !== 'pooled') {

@@ -5,6 +5,10 @@
  */
 import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import type { ServiceSql } from './database.js';
+import { createOutboxTable } from '../events/outbox.js';
+import { createIdempotencyTable } from '../http/idempotency.js';
+
+export { enableTenantRls } from './rls.js';
 
 /** A service's migrations, keyed by name (`0001_init`), applied in name order. */
 export interface ServiceMigrations extends ServiceSql {
@@ -89,55 +93,11 @@ async function grantServiceRole(db: Kysely<any>, svc: ServiceSql): Promise<void>
 }
 
 /**
- * Turns on row-level security for a tenant table: `FORCE` so even the owner is filtered, and one
- * policy that admits only rows of the transaction's tenant. `platformScope` additionally admits
- * every row when the transaction runs in the platform scope (tenant registry, outbox publisher).
- */
-export async function enableTenantRls(
-  db: Kysely<any>,
-  table: string,
-  opts: { platformScope?: boolean } = {},
-): Promise<void> {
-  const t = sql.id(table);
-  await sql`alter table ${t} enable row level security`.execute(db);
-  await sql`alter table ${t} force row level security`.execute(db);
-  const platform = opts.platformScope ? sql` or current_setting('app.scope', true) = 'platform'` : sql``;
-  await sql`create policy tenant_isolation on ${t}
-            using (tenant_id = current_setting('app.tenant_id', true)${platform})
-            with check (tenant_id = current_setting('app.tenant_id', true)${platform})`.execute(db);
-}
-
-/**
  * Creates the kernel's per-service tables in the service's schema: the event outbox and the
  * idempotency records for `Repeatability-Request-ID`. Every service that emits events or accepts
  * idempotent creates calls this from its first migration.
  */
 export async function createKernelTables(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('outbox')
-    .addColumn('tenant_id', 'text', (c) => c.notNull())
-    .addColumn('id', 'uuid', (c) => c.notNull())
-    .addColumn('type', 'text', (c) => c.notNull())
-    .addColumn('subject', 'text', (c) => c.notNull())
-    .addColumn('data', 'jsonb', (c) => c.notNull())
-    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
-    .addColumn('published_at', 'timestamptz')
-    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-    .addPrimaryKeyConstraint('outbox_pk', ['tenant_id', 'id'])
-    .execute();
-  await sql`create index outbox_pending on outbox (created_at) where published_at is null`.execute(db);
-  await enableTenantRls(db, 'outbox', { platformScope: true });
-
-  await db.schema
-    .createTable('idempotency')
-    .addColumn('tenant_id', 'text', (c) => c.notNull())
-    .addColumn('request_id', 'text', (c) => c.notNull())
-    .addColumn('operation', 'text', (c) => c.notNull())
-    .addColumn('request_hash', 'text', (c) => c.notNull())
-    .addColumn('status', 'integer')
-    .addColumn('response', 'jsonb')
-    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
-    .addPrimaryKeyConstraint('idempotency_pk', ['tenant_id', 'request_id'])
-    .execute();
-  await enableTenantRls(db, 'idempotency', { platformScope: true });
+  await createOutboxTable(db);
+  await createIdempotencyTable(db);
 }

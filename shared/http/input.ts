@@ -1,0 +1,112 @@
+/**
+ * Reading a request's input: path parameters, query string and JSON body, each validated with the
+ * route's zod schema. Every failure is a 4xx in the error format, never an exception from deeper
+ * down (a body too large, a wrong media type, bytes that are not UTF-8 or JSON, a NUL character
+ * PostgreSQL cannot store, nesting deeper than any schema accepts).
+ */
+import type { HttpRequest } from '@azure/functions';
+import { z } from 'zod';
+import { apiError, invalid, notFound, type DomainError, type ErrorDetail } from '../errors.js';
+import { pageQuery } from './pagination.js';
+import type { ObjectSchema, RouteImpl } from './route.js';
+
+/** Deeper than any schema of this API nests; refused before anything walks the value. */
+export const MAX_JSON_DEPTH = 64;
+
+/** The route's query schema: its own parameters, plus paging on paged lists; unknown ones are refused. */
+export function querySchema(def: Pick<RouteImpl, 'query' | 'paged'>, maxPageSize: number): ObjectSchema {
+  return z.strictObject({ ...(def.query?.shape ?? {}), ...(def.paged ? pageQuery(maxPageSize) : {}) });
+}
+
+/** The validated input of a request. */
+export interface Input {
+  params: Record<string, unknown>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+/** Validates the path, query and body of `request` against the route's schemas. */
+export async function readInput(request: HttpRequest, def: RouteImpl, query: ObjectSchema, maxBodyBytes: number): Promise<Input> {
+  // A malformed id in the path names nothing that can exist: 404.
+  const params = def.params ? def.params.safeParse(request.params) : { success: true as const, data: {} };
+  if (!params.success) throw notFound('The resource', params.error.issues[0]?.path.join('.'));
+  const q = query.safeParse(Object.fromEntries(request.query.entries()));
+  if (!q.success) throw validationError('The query string is invalid.', q.error, 'query');
+  rejectNul(q.data, 'query');
+  let body: unknown = undefined;
+  if (def.body) {
+    const parsed = def.body.schema.safeParse(await readJson(request, maxBodyBytes, def.body.contentType));
+    if (!parsed.success) throw validationError('The request body is invalid.', parsed.error, 'body');
+    body = parsed.data;
+  }
+  return { params: params.data, query: q.data, body };
+}
+
+/** Reads and parses a JSON body with a size bound; bad media type, size, UTF-8 or JSON are 4xx. */
+export async function readJson(request: HttpRequest, maxBytes: number, contentType = 'application/json'): Promise<unknown> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBytes) throw apiError('PayloadTooLarge', `The request body exceeds ${maxBytes} bytes.`);
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== contentType && type !== 'application/json') {
+    throw apiError('UnsupportedMediaType', `The request body must be ${contentType}.`, { target: 'Content-Type' });
+  }
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > maxBytes) throw apiError('PayloadTooLarge', `The request body exceeds ${maxBytes} bytes.`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw apiError('InvalidJson', 'The request body is not valid UTF-8.');
+  }
+  if (nestingDepth(text) > MAX_JSON_DEPTH) throw apiError('InvalidJson', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw apiError('InvalidJson', 'The request body is not valid JSON.');
+  }
+  rejectNul(value, 'body');
+  return value;
+}
+
+/** The deepest bracket nesting of a JSON text, counted without parsing (strings are skipped). */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+/** PostgreSQL text cannot hold U+0000; refuse it at the edge rather than fail in the database. */
+export function rejectNul(value: unknown, target: string): void {
+  // Iterative, so no input can exhaust the stack.
+  const stack: [unknown, string][] = [[value, target]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) throw invalid('Strings must not contain the NUL character.', path);
+    } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
+    else if (v && typeof v === 'object') {
+      for (const [key, x] of Object.entries(v)) stack.push([key, path], [x, `${path}.${key}`]);
+    }
+  }
+}
+
+/** A 400 listing the first issues zod found, each with its target. */
+export function validationError(message: string, error: z.ZodError, where: string): DomainError {
+  const details: ErrorDetail[] = error.issues.slice(0, 20).map((i) => ({
+    code: i.code === 'unrecognized_keys' ? 'UnknownField' : 'InvalidValue',
+    message: i.message,
+    target: [where, ...i.path.map(String), ...(i.code === 'unrecognized_keys' ? [i.keys.join(',')] : [])].join('.'),
+  }));
+  return invalid(message, details[0]?.target ?? where, details);
+}

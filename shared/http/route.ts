@@ -1,0 +1,140 @@
+/**
+ * How a service declares an HTTP route: {@link route} takes the route's schemas and infers the
+ * types its handler sees (`ctx.params`, `ctx.query`, `ctx.body`, `ctx.prepared`), so handlers
+ * never cast. The pipeline (`pipeline.ts`) runs the declaration; `index.ts` gives it its name,
+ * method and path.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Compilable, Kysely, Transaction } from 'kysely';
+import type { z } from 'zod';
+import type { Principal } from '../auth/authenticate.js';
+import type { Placement, ServiceDb } from '../sql/database.js';
+import type { Page } from './pagination.js';
+
+/** Per-tenant roles, weakest first. */
+export const TENANT_ROLES = ['reader', 'operator', 'admin'] as const;
+export type TenantRole = (typeof TENANT_ROLES)[number];
+
+/**
+ * A tenant's quotas by name. The tenants service owns the set (its schema, exported through its
+ * `api.ts`); a service declares the quota it enforces in its descriptor.
+ */
+export type TenantQuotas = Readonly<Record<string, number>>;
+
+/** What the pipeline knows about the tenant of a request once it is authorized. */
+export interface TenantAccess {
+  tenantId: string;
+  placement: Placement;
+  status: 'active' | 'suspended';
+  quotas: TenantQuotas;
+  /** The caller's role; platform admins act as `admin` in every tenant. */
+  role: TenantRole;
+}
+
+/**
+ * Port implemented by the tenants service: the tenant as `principal` may see it, or `null` when
+ * the tenant does not exist or the principal is not a member (both look like 404 to the caller).
+ */
+export interface TenantAccessPort {
+  resolve(principal: Principal, tenantId: string): Promise<TenantAccess | null>;
+}
+
+/** Who may call a route. */
+export type RouteAccess = { platformAdmin: true } | { tenantRole: TenantRole } | { authenticated: true } | { anonymous: true };
+
+/** A handler's answer. */
+export interface Reply {
+  status: number;
+  body?: unknown;
+  etag?: string;
+  headers?: Record<string, string>;
+}
+
+/** The query parameters every paged list accepts (added by `paged: true`). */
+export interface PageParams {
+  maxpagesize?: number | undefined;
+  skipToken?: string | undefined;
+}
+
+/** Everything a handler gets. */
+export interface RouteContext<P, Q, B, Prep = undefined> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: Principal;
+  /** The tenant of a tenant-scoped route (`tenantRole` access); for other routes, the platform scope. */
+  tenant: TenantAccess;
+  /** The ETag an update must match (from `If-Match`), if any. */
+  ifMatch: string | undefined;
+  request: HttpRequest;
+  invocation: InvocationContext;
+  /** Page size for lists (`maxpagesize`, bounded). */
+  pageSize: number;
+  /** Runs `fn` in this request's scope as `svc`'s role; reuses the idempotency transaction if any. */
+  tx<DB, T>(svc: ServiceDb<DB>, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Runs one read-only statement in this request's scope as `svc`'s role, in one round trip (see
+   * `sql/scoped-read.ts`). `build` gets a query creator whose tables are `svc`'s.
+   */
+  read<DB, Row>(svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]>;
+  /** Shapes rows fetched with `limit pageSize + 1` into a page with `nextLink`. */
+  page<Row, T>(rows: Row[], cursorOf: (last: Row) => unknown, map: (row: Row) => T): Page<T>;
+  /** What the route's `prepare` returned. */
+  prepared: Prep;
+}
+
+/** Schemas of path parameters and query strings are objects. */
+export type ObjectSchema = z.ZodObject<z.ZodRawShape>;
+type EmptyObject = z.ZodObject<Record<never, never>>;
+
+/** The query a handler sees: the route's own, plus the paging parameters on paged lists. */
+export type QueryOf<Q extends ObjectSchema> = z.output<Q> & PageParams;
+
+/** A route's declaration, typed by its schemas. */
+export interface RouteSpec<P extends ObjectSchema, Q extends ObjectSchema, B extends z.ZodType, Prep> {
+  summary: string;
+  tags: string[];
+  access: RouteAccess;
+  params?: P;
+  query?: Q;
+  /** Adds `maxpagesize` and `skipToken` to the query. */
+  paged?: boolean;
+  body?: { schema: B; example: z.input<B>; contentType?: string };
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** Enables `Repeatability-Request-ID`: the create runs in `svc`'s transaction with its record. */
+  idempotent?: ServiceDb<unknown>;
+  /**
+   * Runs before the handler and outside its transaction (before an idempotent route takes its
+   * record): the place to ask other services' APIs, each of which runs its own transaction, so a
+   * request never holds one connection while it waits for another (PGlite serves one session at a
+   * time; a pool can run dry). Its result is `ctx.prepared`. A replay of a completed idempotent
+   * request answers from its record without running it.
+   */
+  prepare?(ctx: RouteContext<z.output<P>, QueryOf<Q>, z.output<B>, unknown>): Promise<Prep>;
+  handler(ctx: RouteContext<z.output<P>, QueryOf<Q>, z.output<B>, Prep>): Promise<Reply>;
+}
+
+/** A route declaration with its types erased, as the pipeline and the registrar hold it. */
+export type RouteImpl = RouteSpec<ObjectSchema, ObjectSchema, z.ZodType, unknown>;
+
+/**
+ * Declares a route. The types of `ctx` in `prepare` and `handler` come from `params`, `query`,
+ * `body` and `prepare`'s result; nothing is cast.
+ */
+export function route<P extends ObjectSchema = EmptyObject, Q extends ObjectSchema = EmptyObject, B extends z.ZodType = z.ZodUndefined, Prep = undefined>(
+  spec: RouteSpec<P, Q, B, Prep>,
+): RouteImpl {
+  return spec;
+}
+
+/** A route as registered: its name, method and path, and the composed handler. */
+export interface RegisteredRoute {
+  name: string;
+  method: HttpMethod;
+  route: string;
+  access: RouteAccess;
+  summary: string;
+  handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
