@@ -163,7 +163,8 @@ export async function inScope<DB, T>(
   if (svc.pooledOnly && scope.placement.model !== 'pooled') {
     throw new Error(`${svc.service} keeps its data in the pooled database; pass the pooled database`);
   }
-  return db.transaction().execute(async (trx) => {
+  // The database's handle, typed to the service's tables for this transaction.
+  return (db as Kysely<DB>).transaction().execute(async (trx) => {
     const tenant = 'tenantId' in scope ? scope.tenantId : '';
     const platform = 'platform' in scope ? 'platform' : '';
     await sql`select set_config('role', ${svc.role}, true),
