@@ -9,6 +9,7 @@ import { DRIFT_SNAPSHOT_TTL_SECONDS, storageMap } from '../../shared/storage-map
 import { readConfig, type PlatformConfig } from '../src/config.js';
 import type { Platform } from '../src/platform.js';
 import { COSMOS_READ_METADATA } from '../src/access.js';
+import { NODE_RUNTIME_VERSION } from '../src/function-app.js';
 import { GUID } from '../src/guid.js';
 import { builtInRoles, cosmosBuiltInRoles } from '../src/roles.js';
 import {
@@ -55,8 +56,7 @@ beforeAll(async () => {
   const count = await settled(platform);
   // Every resource the program made is reachable from what it returns (nothing hidden).
   expect(recording.resources).toHaveLength(count);
-  const app = one('web:WebApp');
-  settings = Object.fromEntries((app.inputs['siteConfig'].appSettings as { name: string; value: string }[]).map((s) => [s.name, s.value]));
+  settings = one('web:WebAppApplicationSettings').inputs['properties'] as Record<string, string>;
 });
 
 describe('configuration', () => {
@@ -205,17 +205,30 @@ describe('stores', () => {
     expect(one('containerregistry:Registry').inputs).toMatchObject({ adminUserEnabled: false, anonymousPullEnabled: false });
   });
 
-  it('Function App: Flex Consumption, Node 20, system-assigned identity, no basic-auth publishing', () => {
+  it('Function App: Flex Consumption, Node 22, system-assigned identity, no basic-auth publishing', () => {
     expect(one('web:AppServicePlan').inputs['sku']).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
     const app = one('web:WebApp').inputs;
     expect(app['identity']).toEqual({ type: 'SystemAssigned' });
-    expect(app['functionAppConfig'].runtime).toEqual({ name: 'node', version: '20' });
+    expect(NODE_RUNTIME_VERSION).toBe('22');
+    expect(app['functionAppConfig'].runtime).toEqual({ name: 'node', version: '22' });
     expect(app['httpsOnly']).toBe(true);
     // Flex Consumption takes the runtime from functionAppConfig; these settings are rejected there.
     expect(settings).not.toHaveProperty('FUNCTIONS_WORKER_RUNTIME');
     expect(settings).not.toHaveProperty('FUNCTIONS_EXTENSION_VERSION');
     expect(of('web:WebAppFtpAllowed').map((r) => r.inputs['allow'])).toEqual([false]);
     expect(of('web:WebAppScmAllowed').map((r) => r.inputs['allow'])).toEqual([false]);
+  });
+
+  it('Function App: no siteConfig at all (the SDK would add netFrameworkVersion, which Flex rejects); settings in their own resource', () => {
+    const app = one('web:WebApp');
+    // As registered with the engine, after the SDK's own defaults: nothing under siteConfig.
+    expect(app.inputs).not.toHaveProperty('siteConfig');
+    expect(JSON.stringify(app.inputs)).not.toMatch(/netFrameworkVersion|ftpsState|use32BitWorkerProcess|functionsRuntimeScaleMonitoringEnabled/i);
+    const appSettings = one('web:WebAppApplicationSettings');
+    expect(appSettings.inputs['name']).toBe(app.inputs['name']);
+    expect(appSettings.inputs['resourceGroupName']).toBe(app.inputs['resourceGroupName']);
+    expect(appSettings.id).toBe(`${app.id}/config/appsettings`);
+    expect(Object.keys(settings).sort()).toEqual(Object.keys(platform.functionApp.settings).sort());
   });
 });
 
