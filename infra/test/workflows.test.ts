@@ -65,6 +65,14 @@ describe('a first deploy outlives the Azure login: log in again after pulumi up'
     // Nothing long-running between the fresh login and the steps that need its tokens.
     for (const s of steps.slice(relogin + 1, appLogin)) expect(s.uses ?? '', s.name).not.toMatch(/^pulumi\//);
   });
+
+  it('the smoke test that asks for an API token has a fresh login before it', () => {
+    const deploy = index('deploy', runs('deployment source config-zip'));
+    const smoke = index('smoke test', runs('infra/ci/smoke.ts'));
+    const relogin = steps.findIndex((s, i) => i > deploy && isAzureLogin(s));
+    expect(relogin).toBeGreaterThan(deploy);
+    expect(relogin).toBeLessThan(smoke);
+  });
 });
 
 describe('the stack keeps its Key Vault secrets provider on a fresh checkout', () => {
@@ -96,6 +104,24 @@ describe('the stack keeps its Key Vault secrets provider on a fresh checkout', (
         expect(secretsProviderProblems({ expected: String(recorded), stackFile: text }), stack).toEqual([]);
       }
     }
+  });
+});
+
+describe('preview kept, smoke-tested after deploy', () => {
+  it('the preview output is uploaded as an artifact in both modes', () => {
+    const preview = index('pulumi preview', isPulumi('preview'));
+    expect(steps[preview]!.id).toBe('preview');
+    expect(steps[preview]!.if).toBeUndefined();
+    const upload = index('preview artifact', (s) => (s.uses?.startsWith('actions/upload-artifact@') ?? false) && String(s.with?.['name']).startsWith('pulumi-preview-'));
+    expect(upload).toBeGreaterThan(preview);
+    expect(upload).toBeLessThan(index('pulumi up', isPulumi('up')));
+  });
+
+  it('the smoke test runs after the zip deploy, against the deployed host', () => {
+    const deploy = index('deploy', runs('deployment source config-zip'));
+    const smoke = index('smoke test', runs('infra/ci/smoke.ts'));
+    expect(smoke).toBeGreaterThan(deploy);
+    expect(steps[smoke]!.env?.['APP_URL']).toBe('https://${{ steps.up.outputs.functionAppHostName }}');
   });
 });
 
