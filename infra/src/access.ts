@@ -12,28 +12,55 @@
  * | Key Vault Secrets Officer | the vault | rotation writes new secret versions; bindings are checked |
  * | AcrPull | the registry | DeploymentService resolves images it rolls out |
  * | Cosmos DB Built-in Data Contributor (data plane) | the Cosmos database | drift snapshots |
+ * | account metadata reader (data plane, custom: `readMetadata` only) | the Cosmos account | the SDK's account reads |
  *
  * PostgreSQL access is not an Azure role: the app logs in with an Entra token as its own database
  * role, created by the pipeline and granted the service roles by the migrations.
+ *
+ * Cosmos DB data-plane role assignments (`sqlRoleAssignments/{roleAssignmentId}`) must be named by
+ * a GUID ("The GUID for the Role Assignment", Azure/azure-rest-api-specs
+ * specification/cosmos-db/resource-manager/Microsoft.DocumentDB/DocumentDB/stable/2025-10-15/rbac.json).
+ * azure-native does not generate one for that parameter: its auto-namer gives a GUID only to
+ * parameters named `roleAssignmentName`/`roleDefinitionId` or with `format: uuid`, and would name
+ * this assignment after its logical name (pulumi/pulumi-azure-native
+ * provider/pkg/resources/resources.go, `AutoNamer.AutoName`). The program therefore names both
+ * assignments and the custom definition with name-based GUIDs (guid.ts).
+ *
+ * The data role is scoped to the one database the app uses. Reading the account's own metadata
+ * (the SDK's first request, for endpoint discovery) is granted separately at account scope with a
+ * role holding only `Microsoft.DocumentDB/databaseAccounts/readMetadata`. Metadata reads above the
+ * assignment's scope are refused (Azure/azure-cosmos-dotnet-v3#3638: a container-scoped role could
+ * not read its database's metadata; #4662: a database-scoped reader failed where an account-scoped
+ * one worked). Whether the JavaScript SDK's account read passes with a database-scoped role alone
+ * could not be verified offline. `readMetadata` can only be granted by a Cosmos DB data-plane role,
+ * not by an Azure RBAC one (MicrosoftDocs/azure-docs#120729).
  */
 import * as pulumi from '@pulumi/pulumi';
 import { RoleAssignment } from '@pulumi/azure-native/authorization/index.js';
-import { SqlResourceSqlRoleAssignment } from '@pulumi/azure-native/cosmosdb/index.js';
+import { SqlResourceSqlRoleAssignment, SqlResourceSqlRoleDefinition } from '@pulumi/azure-native/cosmosdb/index.js';
 import type { PlatformCosmos } from './cosmos.js';
-import { COSMOS_DATA_CONTRIBUTOR_ROLE, roleDefinitionId, type BuiltInRole } from './roles.js';
+import { nameBasedGuid } from './guid.js';
+import { cosmosRoleDefinitionId, roleDefinitionId, type AppRole } from './roles.js';
 
 /** One Azure RBAC grant to the app. */
 export interface Grant {
   key: string;
-  role: BuiltInRole;
+  role: AppRole;
   scope: pulumi.Input<string>;
 }
 
 /** The app's role assignments. */
 export interface AppAccess {
   roleAssignments: RoleAssignment[];
+  /** Cosmos DB Built-in Data Contributor on the platform database. */
   cosmosRoleAssignment: SqlResourceSqlRoleAssignment;
+  /** The account-metadata-only data-plane role, and its assignment on the account. */
+  cosmosMetadataRole: SqlResourceSqlRoleDefinition;
+  cosmosMetadataAssignment: SqlResourceSqlRoleAssignment;
 }
+
+/** The only data action of the account-metadata role. */
+export const COSMOS_READ_METADATA = 'Microsoft.DocumentDB/databaseAccounts/readMetadata';
 
 /** Assigns each grant to the app's identity, and its Cosmos DB data-plane role. */
 export function grantAppAccess(
@@ -57,16 +84,45 @@ export function grantAppAccess(
         opts,
       ),
   );
-  const cosmosRoleAssignment = new SqlResourceSqlRoleAssignment(
+  const cosmosAssignment = (
+    logicalName: string,
+    definitionId: pulumi.Input<string>,
+    scope: pulumi.Input<string>,
+    o: pulumi.CustomResourceOptions,
+  ) => {
+    const ids = pulumi.all([cosmos.account.id, definitionId, principalId, scope]);
+    return new SqlResourceSqlRoleAssignment(
+      logicalName,
+      {
+        resourceGroupName,
+        accountName: cosmos.account.name,
+        roleAssignmentId: ids.apply((parts) => nameBasedGuid('cosmos-role-assignment', ...parts)),
+        principalId,
+        roleDefinitionId: definitionId,
+        scope,
+      },
+      o,
+    );
+  };
+  const cosmosRoleAssignment = cosmosAssignment(
     'app-cosmos-data',
+    cosmos.account.id.apply((account) => cosmosRoleDefinitionId(account, 'dataContributor')),
+    pulumi.interpolate`${cosmos.account.id}/dbs/${cosmos.database.name}`,
+    opts,
+  );
+  const cosmosMetadataRole = new SqlResourceSqlRoleDefinition(
+    'cosmos-account-metadata-reader',
     {
       resourceGroupName,
       accountName: cosmos.account.name,
-      principalId,
-      roleDefinitionId: pulumi.interpolate`${cosmos.account.id}/sqlRoleDefinitions/${COSMOS_DATA_CONTRIBUTOR_ROLE}`,
-      scope: pulumi.interpolate`${cosmos.account.id}/dbs/${cosmos.database.name}`,
+      roleDefinitionId: cosmos.account.id.apply((account) => nameBasedGuid('cosmos-role-definition', account, 'account-metadata-reader')),
+      roleName: 'Account metadata reader (runtime-platform)',
+      type: 'CustomRole',
+      assignableScopes: [cosmos.account.id],
+      permissions: [{ dataActions: [COSMOS_READ_METADATA] }],
     },
     opts,
   );
-  return { roleAssignments, cosmosRoleAssignment };
+  const cosmosMetadataAssignment = cosmosAssignment('app-cosmos-metadata', cosmosMetadataRole.id, cosmos.account.id, opts);
+  return { roleAssignments, cosmosRoleAssignment, cosmosMetadataRole, cosmosMetadataAssignment };
 }

@@ -59,6 +59,9 @@ export interface PlatformConfig {
   registry: { sku: 'Basic' | 'Standard' | 'Premium' };
 }
 
+/** Bounds of `functionAppConfig.scaleAndConcurrency.maximumInstanceCount` on Flex Consumption. */
+export const FLEX_MAX_INSTANCES = { min: 1, max: 1000 } as const;
+
 /** A silo name is also a SQL_SILOS key: the same rule as shared/settings.ts. */
 const SILO_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -110,7 +113,13 @@ export function readConfig(): PlatformConfig {
     },
     functionApp: {
       name: cfg.get('functionAppName') ?? `func-runtime-platform-${environment}`,
-      maximumInstanceCount: cfg.getNumber('functionMaxInstances', { min: 1, max: 1000 }) ?? 40,
+      // Flex Consumption accepts a maximum instance count from 1 to 1000 ("Currently the lowest
+      // maximum instance count value is `1`, and the highest supported maximum instance count
+      // value is `1000`": https://learn.microsoft.com/azure/azure-functions/event-driven-scaling#limit-scale-out,
+      // MicrosoftDocs/azure-docs articles/azure-functions/event-driven-scaling.md, page dated
+      // 08/03/2026). The floor of 40 dates from the preview (flex-consumption-plan.md dated
+      // 05/24/2024: "The lowest maximum scale in preview is `40`") and no longer applies.
+      maximumInstanceCount: cfg.getNumber('functionMaxInstances', { min: FLEX_MAX_INSTANCES.min, max: FLEX_MAX_INSTANCES.max }) ?? 40,
       instanceMemoryMB: cfg.getNumber('functionInstanceMemoryMB') ?? 2048,
     },
     registry: {

@@ -1,11 +1,26 @@
 /**
- * The Function App on Flex Consumption: Node.js 20, a system-assigned managed identity, and app
+ * The Function App on Flex Consumption: Node.js 22, a system-assigned managed identity, and app
  * settings that hold no secret. Every connection is identity-based (`…__accountName`, endpoints
  * and URLs); the Application Insights connection string carries an instrumentation key, which is
  * an identifier, not a credential.
+ *
+ * The app is declared WITHOUT `siteConfig`. Whenever `siteConfig` is given, the azure-native SDK
+ * fills in defaults before sending it (`siteConfigArgsProvideDefaults` in
+ * `@pulumi/azure-native/types/input.js`: `netFrameworkVersion: "v4.6"`, `http20Enabled`,
+ * `localMySqlEnabled`), and Flex Consumption rejects `netFrameworkVersion` and `ftpsState`:
+ * "The following site configuration property (Site.SiteConfig.NetFrameworkVersion) for Flex
+ * Consumption sites is invalid" (pulumi/pulumi-azure-native#4168;
+ * microsoft/azure-pipelines-tasks#21032 lists FtpsState, Use32BitWorkerProcess,
+ * NetFrameworkVersion and FunctionsRuntimeScaleMonitoringEnabled). The app settings are therefore
+ * a separate `WebAppApplicationSettings` resource (`sites/<app>/config/appsettings`), which owns
+ * the whole set: a setting added by hand is removed by the next `pulumi up`.
+ *
+ * Runtime: Node.js 22 from `functionAppConfig.runtime` (Microsoft's own Flex Consumption
+ * quickstart uses `runtimeName: 'node'`, `runtimeVersion: '22'`:
+ * Azure-Samples/functions-quickstart-typescript-azd infra/main.bicep).
  */
 import * as pulumi from '@pulumi/pulumi';
-import { AppServicePlan, WebApp, WebAppFtpAllowed, WebAppScmAllowed } from '@pulumi/azure-native/web/index.js';
+import { AppServicePlan, WebApp, WebAppApplicationSettings, WebAppFtpAllowed, WebAppScmAllowed } from '@pulumi/azure-native/web/index.js';
 import { siloDatabaseName, type PlatformConfig } from './config.js';
 import type { Placement } from './monitoring.js';
 
@@ -62,12 +77,17 @@ export function taskHubName(environment: string): string {
   return `runtimeplatform${environment.replace(/[^A-Za-z0-9]/g, '')}`.slice(0, 45);
 }
 
+/** The Node.js major version the app runs on (`functionAppConfig.runtime`). */
+export const NODE_RUNTIME_VERSION = '22';
+
 /** The Flex Consumption plan and the Function App. */
 export interface PlatformFunctionApp {
   plan: AppServicePlan;
   app: WebApp;
   /** The app settings given to the app (ARM does not return them with the site). */
   settings: Record<string, pulumi.Input<string>>;
+  /** The resource that writes them (`config/appsettings`). */
+  appSettings: WebAppApplicationSettings;
   /** Basic-auth publishing (FTP and SCM) is switched off: deployments use Entra tokens. */
   basicAuthOff: [WebAppFtpAllowed, WebAppScmAllowed];
 }
@@ -105,7 +125,7 @@ export function createFunctionApp(
       httpsOnly: true,
       identity: { type: 'SystemAssigned' },
       functionAppConfig: {
-        runtime: { name: 'node', version: '20' },
+        runtime: { name: 'node', version: NODE_RUNTIME_VERSION },
         deployment: {
           storage: { type: 'blobContainer', value: deploymentContainerUrl, authentication: { type: 'SystemAssignedIdentity' } },
         },
@@ -114,18 +134,19 @@ export function createFunctionApp(
           instanceMemoryMB: config.functionApp.instanceMemoryMB,
         },
       },
-      siteConfig: {
-        appSettings: Object.entries(settings).map(([settingName, value]) => ({ name: settingName, value })),
-        minTlsVersion: '1.2',
-        ftpsState: 'Disabled',
-        http20Enabled: true,
-      },
+      // No siteConfig: see the module comment. FTP(S) is closed by WebAppFtpAllowed below rather
+      // than by siteConfig.ftpsState, which Flex Consumption rejects.
     },
+    opts,
+  );
+  const appSettings = new WebAppApplicationSettings(
+    'app-settings',
+    { name: app.name, resourceGroupName: at.resourceGroupName, properties: settings },
     opts,
   );
   const basicAuthOff: [WebAppFtpAllowed, WebAppScmAllowed] = [
     new WebAppFtpAllowed('app-ftp-basic-auth-off', { resourceGroupName: at.resourceGroupName, name: app.name, allow: false }, opts),
     new WebAppScmAllowed('app-scm-basic-auth-off', { resourceGroupName: at.resourceGroupName, name: app.name, allow: false }, opts),
   ];
-  return { plan, app, settings, basicAuthOff };
+  return { plan, app, settings, appSettings, basicAuthOff };
 }

@@ -22,6 +22,8 @@ const settings = platform.functionApp.settings;
 export const sqlSilos = pulumi.output(settings['SQL_SILOS']);
 export const authIssuer = pulumi.output(settings['AUTH_ISSUER']);
 export const authJwksUri = pulumi.output(settings['AUTH_JWKS_URI']);
+/** The API's audience: the post-deploy smoke test asks Entra for a token for it. */
+export const authAudience = config.auth.audience;
 export const cosmosEndpoint = platform.cosmos.account.documentEndpoint;
 export const keyVaultUrl = platform.vault.properties.apply((p) => p.vaultUri);
 export const registryLoginServer = platform.registry.loginServer;

@@ -34,6 +34,7 @@ describe('stack outputs', () => {
       siloDatabases: {},
       sqlSilos: '{}',
       authIssuer: `https://login.microsoftonline.com/${TENANT}/v2.0`,
+      authAudience: 'api://runtime-platform',
       keyVaultUrl: 'https://rpkv.vault.azure.net/',
     });
     expect(recording.resources.map((r) => r.type)).toEqual(

@@ -41,10 +41,12 @@ const arm: Record<string, { path: string; nameKey: string; parent?: string }> = 
   'azure-native:cosmosdb:SqlResourceSqlDatabase': { path: 'sqlDatabases', nameKey: 'databaseName', parent: 'accountName:Microsoft.DocumentDB/databaseAccounts' },
   'azure-native:cosmosdb:SqlResourceSqlContainer': { path: 'containers', nameKey: 'containerName', parent: 'accountName:Microsoft.DocumentDB/databaseAccounts' },
   'azure-native:cosmosdb:SqlResourceSqlRoleAssignment': { path: 'sqlRoleAssignments', nameKey: 'roleAssignmentId', parent: 'accountName:Microsoft.DocumentDB/databaseAccounts' },
+  'azure-native:cosmosdb:SqlResourceSqlRoleDefinition': { path: 'sqlRoleDefinitions', nameKey: 'roleDefinitionId', parent: 'accountName:Microsoft.DocumentDB/databaseAccounts' },
   'azure-native:keyvault:Vault': { path: 'Microsoft.KeyVault/vaults', nameKey: 'vaultName' },
   'azure-native:containerregistry:Registry': { path: 'Microsoft.ContainerRegistry/registries', nameKey: 'registryName' },
   'azure-native:web:AppServicePlan': { path: 'Microsoft.Web/serverfarms', nameKey: 'name' },
   'azure-native:web:WebApp': { path: 'Microsoft.Web/sites', nameKey: 'name' },
+  'azure-native:web:WebAppApplicationSettings': { path: 'config/appsettings', nameKey: 'name', parent: 'name:Microsoft.Web/sites' },
   'azure-native:web:WebAppFtpAllowed': { path: 'basicPublishingCredentialsPolicies/ftp', nameKey: 'name', parent: 'name:Microsoft.Web/sites' },
   'azure-native:web:WebAppScmAllowed': { path: 'basicPublishingCredentialsPolicies/scm', nameKey: 'name', parent: 'name:Microsoft.Web/sites' },
 };
@@ -57,7 +59,7 @@ function armId(type: string, name: string, inputs: Record<string, any>): string 
   const spec = arm[type];
   if (!spec) throw new Error(`harness: no ARM id shape for ${type}; add it to the table`);
   if (!spec.parent) return `${rg}/providers/${spec.path}/${String(inputs[spec.nameKey] ?? name)}`;
-  if (spec.path.startsWith('basicPublishingCredentialsPolicies/')) {
+  if (spec.path.startsWith('basicPublishingCredentialsPolicies/') || spec.path.startsWith('config/')) {
     return `${rg}/providers/Microsoft.Web/sites/${String(inputs['name'])}/${spec.path}`;
   }
   const [parentKey, parentPath] = spec.parent.split(':') as [string, string];

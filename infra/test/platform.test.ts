@@ -8,7 +8,10 @@ import { loadSettings } from '../../shared/settings.js';
 import { DRIFT_SNAPSHOT_TTL_SECONDS, storageMap } from '../../shared/storage-map.js';
 import { readConfig, type PlatformConfig } from '../src/config.js';
 import type { Platform } from '../src/platform.js';
-import { builtInRole, COSMOS_DATA_CONTRIBUTOR_ROLE } from '../src/roles.js';
+import { COSMOS_READ_METADATA } from '../src/access.js';
+import { NODE_RUNTIME_VERSION } from '../src/function-app.js';
+import { GUID } from '../src/guid.js';
+import { builtInRoles, cosmosBuiltInRoles } from '../src/roles.js';
 import {
   APP_PRINCIPAL_ID,
   DEPLOYER_OBJECT_ID,
@@ -53,8 +56,7 @@ beforeAll(async () => {
   const count = await settled(platform);
   // Every resource the program made is reachable from what it returns (nothing hidden).
   expect(recording.resources).toHaveLength(count);
-  const app = one('web:WebApp');
-  settings = Object.fromEntries((app.inputs['siteConfig'].appSettings as { name: string; value: string }[]).map((s) => [s.name, s.value]));
+  settings = one('web:WebAppApplicationSettings').inputs['properties'] as Record<string, string>;
 });
 
 describe('configuration', () => {
@@ -203,17 +205,30 @@ describe('stores', () => {
     expect(one('containerregistry:Registry').inputs).toMatchObject({ adminUserEnabled: false, anonymousPullEnabled: false });
   });
 
-  it('Function App: Flex Consumption, Node 20, system-assigned identity, no basic-auth publishing', () => {
+  it('Function App: Flex Consumption, Node 22, system-assigned identity, no basic-auth publishing', () => {
     expect(one('web:AppServicePlan').inputs['sku']).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
     const app = one('web:WebApp').inputs;
     expect(app['identity']).toEqual({ type: 'SystemAssigned' });
-    expect(app['functionAppConfig'].runtime).toEqual({ name: 'node', version: '20' });
+    expect(NODE_RUNTIME_VERSION).toBe('22');
+    expect(app['functionAppConfig'].runtime).toEqual({ name: 'node', version: '22' });
     expect(app['httpsOnly']).toBe(true);
     // Flex Consumption takes the runtime from functionAppConfig; these settings are rejected there.
     expect(settings).not.toHaveProperty('FUNCTIONS_WORKER_RUNTIME');
     expect(settings).not.toHaveProperty('FUNCTIONS_EXTENSION_VERSION');
     expect(of('web:WebAppFtpAllowed').map((r) => r.inputs['allow'])).toEqual([false]);
     expect(of('web:WebAppScmAllowed').map((r) => r.inputs['allow'])).toEqual([false]);
+  });
+
+  it('Function App: no siteConfig at all (the SDK would add netFrameworkVersion, which Flex rejects); settings in their own resource', () => {
+    const app = one('web:WebApp');
+    // As registered with the engine, after the SDK's own defaults: nothing under siteConfig.
+    expect(app.inputs).not.toHaveProperty('siteConfig');
+    expect(JSON.stringify(app.inputs)).not.toMatch(/netFrameworkVersion|ftpsState|use32BitWorkerProcess|functionsRuntimeScaleMonitoringEnabled/i);
+    const appSettings = one('web:WebAppApplicationSettings');
+    expect(appSettings.inputs['name']).toBe(app.inputs['name']);
+    expect(appSettings.inputs['resourceGroupName']).toBe(app.inputs['resourceGroupName']);
+    expect(appSettings.id).toBe(`${app.id}/config/appsettings`);
+    expect(Object.keys(settings).sort()).toEqual(Object.keys(platform.functionApp.settings).sort());
   });
 });
 
@@ -270,16 +285,18 @@ describe('access: least privilege', () => {
       scope: r.inputs['scope'],
     }));
     const expected = [
-      { role: builtInRole.storageBlobDataOwner, scope: host },
-      { role: builtInRole.storageQueueDataContributor, scope: host },
-      { role: builtInRole.storageTableDataContributor, scope: host },
-      { role: builtInRole.storageBlobDataContributor, scope: artifacts },
-      { role: builtInRole.storageQueueDataContributor, scope: queue },
-      { role: builtInRole.keyVaultSecretsOfficer, scope: vault },
-      { role: builtInRole.acrPull, scope: registry },
+      { role: builtInRoles.storageBlobDataOwner.id, scope: host },
+      { role: builtInRoles.storageQueueDataContributor.id, scope: host },
+      { role: builtInRoles.storageTableDataContributor.id, scope: host },
+      { role: builtInRoles.storageBlobDataContributor.id, scope: artifacts },
+      { role: builtInRoles.storageQueueDataContributor.id, scope: queue },
+      { role: builtInRoles.keyVaultSecretsOfficer.id, scope: vault },
+      { role: builtInRoles.acrPull.id, scope: registry },
     ].map((e) => ({ principalId: APP_PRINCIPAL_ID, principalType: 'ServicePrincipal', role: role(e.role), scope: e.scope }));
     expect(assignments).toHaveLength(expected.length);
     expect(assignments).toEqual(expect.arrayContaining(expected));
+    // AcrPull is the published built-in role, not the id the program used to carry.
+    expect(builtInRoles.acrPull.id).toBe('7f951dda-4ed3-4680-a7ca-43fe172d538d');
     // Scopes are resources inside the environment's resource group, never the group or subscription.
     const rg = one('resources:ResourceGroup').id;
     for (const a of assignments) expect(String(a.scope).startsWith(`${rg}/providers/`), String(a.scope)).toBe(true);
@@ -287,17 +304,51 @@ describe('access: least privilege', () => {
     expect(queue).toMatch(/\/queueServices\/default\/queues\/runtime-events$/);
   });
 
+  it('every role definition the program assigns is a role of the checked table', () => {
+    const known = new Set(Object.values(builtInRoles).map((r) => role(r.id)));
+    for (const r of of('authorization:RoleAssignment')) expect(known.has(r.inputs['roleDefinitionId']), r.name).toBe(true);
+  });
+
   it('the Key Vault role lets the app set secrets only in its own vault', () => {
-    const kv = of('authorization:RoleAssignment').filter((r) => String(r.inputs['roleDefinitionId']).endsWith(builtInRole.keyVaultSecretsOfficer));
+    const kv = of('authorization:RoleAssignment').filter((r) => String(r.inputs['roleDefinitionId']).endsWith(builtInRoles.keyVaultSecretsOfficer.id));
     expect(kv.map((r) => r.inputs['scope'])).toEqual([one('keyvault:Vault').id]);
   });
 
-  it('Cosmos DB: the built-in data contributor role, on the platform database only', () => {
+  it('Cosmos DB: the built-in data contributor role (account-scoped definition) on the platform database only', () => {
     const account = one('cosmosdb:DatabaseAccount').id;
-    const assignment = one('cosmosdb:SqlResourceSqlRoleAssignment').inputs;
+    const assignment = byName('app-cosmos-data').inputs;
     expect(assignment['principalId']).toBe(APP_PRINCIPAL_ID);
-    expect(assignment['roleDefinitionId']).toBe(`${account}/sqlRoleDefinitions/${COSMOS_DATA_CONTRIBUTOR_ROLE}`);
+    // Built-in Cosmos data-plane roles live in every account: `<account>/sqlRoleDefinitions/<id>`.
+    expect(assignment['roleDefinitionId']).toBe(`${account}/sqlRoleDefinitions/${cosmosBuiltInRoles.dataContributor.id}`);
+    expect(cosmosBuiltInRoles.dataContributor.id).toBe('00000000-0000-0000-0000-000000000002');
     expect(assignment['scope']).toBe(`${account}/dbs/runtime-platform`);
+  });
+
+  it('Cosmos DB: account metadata through a readMetadata-only role on the account, nothing more', () => {
+    const account = one('cosmosdb:DatabaseAccount').id;
+    const definition = one('cosmosdb:SqlResourceSqlRoleDefinition');
+    expect(definition.inputs).toMatchObject({
+      type: 'CustomRole',
+      assignableScopes: [account],
+      permissions: [{ dataActions: [COSMOS_READ_METADATA] }],
+    });
+    expect(COSMOS_READ_METADATA).toBe('Microsoft.DocumentDB/databaseAccounts/readMetadata');
+    const assignment = byName('app-cosmos-metadata').inputs;
+    expect(assignment).toMatchObject({ principalId: APP_PRINCIPAL_ID, roleDefinitionId: definition.id, scope: account });
+    expect(of('cosmosdb:SqlResourceSqlRoleAssignment')).toHaveLength(2);
+  });
+
+  it('Cosmos DB: role assignments and the custom definition are named by GUIDs, stable across runs', async () => {
+    const names = [
+      ...of('cosmosdb:SqlResourceSqlRoleAssignment').map((r) => r.inputs['roleAssignmentId']),
+      one('cosmosdb:SqlResourceSqlRoleDefinition').inputs['roleDefinitionId'],
+    ];
+    for (const n of names) expect(n).toMatch(GUID);
+    expect(new Set(names).size).toBe(names.length);
+    // Same inputs, same name: what `pulumi up` computes is what the next run computes.
+    const { nameBasedGuid } = await import('../src/guid.js');
+    expect(nameBasedGuid('a', 'b')).toBe(nameBasedGuid('a', 'b'));
+    expect(nameBasedGuid('a', 'b')).not.toBe(nameBasedGuid('a', 'c'));
   });
 
   it('the app is never a PostgreSQL administrator', () => {
