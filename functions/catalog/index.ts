@@ -6,33 +6,17 @@
  * (90) days after retirement.
  *
  * <!-- functions:catalog -->
+ *   POST   /api/tenants/{tenantId}/environments/{environmentId}/services                     catalogServiceRegister  tenant operator
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services                     catalogServiceList      tenant reader
+ *   GET    /api/tenants/{tenantId}/services                                                  catalogServiceListAll   tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}         catalogServiceGet       tenant reader
+ *   PATCH  /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}         catalogServicePatch     tenant operator
+ *   POST   /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/retire  catalogServiceRetire    tenant operator
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/facts   catalogServiceFacts     tenant reader
+ *   timer  0 30 2 * * *                                                                      catalogPurgeRetired
  * <!-- /functions -->
  *
- * Decisions, and why:
- * - Ids are server-generated (`svc_` + 16 hex characters), never reused; the name is unique in its
- *   environment among services that are not retired. A service never moves between environments.
- * - The environment is reached only through environments/api.ts, in that service's own transaction
- *   (a catalog transaction runs as `rp_catalog`, which cannot read the environments schema). The
- *   race "environment retired while a service registers" is closed without holding two
- *   connections at once: registration asks the environments service first (404 / 409), then, in the
- *   catalog transaction, takes the per-environment lock the retire cascade also takes and checks
- *   the catalog's own record of retired environments, which the cascade writes under that lock.
- *   Either the cascade runs first (the registration sees the record: 409), or the registration
- *   commits first (the cascade, waiting on the lock, then retires the new service too).
- * - Retiring an environment retires its services: composition/wiring.ts plugs the catalog's
- *   `retireServicesOfEnvironment` into the environments API's retire listener (no import cycle:
- *   environments never imports the catalog). If the process
- *   dies between the two transactions, retrying the environment retire, or the daily timer's
- *   repair step, completes the cascade. Services are retired, never deleted early.
- * - Quota: `maxServicesPerEnvironment` live services, counted under the same per-environment lock
- *   as the insert (`pg_advisory_xact_lock`, in the tenant's database, so across instances too).
- * - The purge timer iterates tenants from the tenants API and runs per-tenant scoped transactions
- *   (no cross-tenant reads, so no platform-scope RLS policy on catalog tables). Referenced services
- *   are skipped and reported through the reference-checker plug point in api.ts; the fact sheet
- *   uses the fact-provider plug point. Neither has a registration yet: the owning services
- *   (deployments, configuration, secrets, scaling, health, drift) register theirs as they land.
- * - Roles: reads need `reader`; register, update and retire of a service need `operator` (a service
- *   retire is undone by registering again and its data stays 90 days).
+ * Rules and decisions, and why: docs/services.md.
  */
 import type { Kernel } from '../../shared/kernel.js';
 import { defineService, lazyRoutes } from '../../shared/service.js';

@@ -6,25 +6,14 @@
  * the tenant's lifetime (environments are retired, never deleted).
  *
  * <!-- functions:environments -->
+ *   POST   /api/tenants/{tenantId}/environments                         environmentCreate  tenant operator
+ *   GET    /api/tenants/{tenantId}/environments                         environmentList    tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}         environmentGet     tenant reader
+ *   PATCH  /api/tenants/{tenantId}/environments/{environmentId}         environmentPatch   tenant operator
+ *   POST   /api/tenants/{tenantId}/environments/{environmentId}/retire  environmentRetire  tenant admin
  * <!-- /functions -->
  *
- * Decisions, and why:
- * - Ids are server-generated (`env_` + 16 hex characters) and never reused; the `name` is the
- *   human handle, unique in the tenant among environments that are not retired, so a retired name
- *   can be taken again while the retired environment keeps its id and history. Retries of a create
- *   are made safe by `Repeatability-Request-ID` (and by the name rule).
- * - Quota: the create locks the tenant's environments (`pg_advisory_xact_lock` on the tenant) and
- *   counts the live ones in the same transaction, so concurrent creates cannot exceed
- *   `maxEnvironments`. The lock lives in the tenant's database, so it holds across instances.
- * - Lists are keyset-paginated by (name, id), or by (created_at, id) when `createdAfter` /
- *   `createdBefore` is given; the cursor names its order. Both orders have a tenant-first index.
- * - Retire needs the tenant admin role: it cascades to every service in the environment. The
- *   environment is retired in this service's transaction; the catalog then retires the services
- *   in its own, through the listener composition/wiring.ts plugs in with `api.onEnvironmentRetired`
- *   (so this service never imports the catalog). Retrying the retire re-runs the cascade, and the
- *   catalog's daily timer repairs a cascade cut short (see functions/catalog/index.ts).
- * - Times (`created_at`, `updated_at`, `retired_at`) come from the kernel's clock, so retention and
- *   range queries are testable with a controlled clock.
+ * Rules and decisions, and why: docs/services.md.
  */
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { EnvironmentsInstance } from './api.js';

@@ -4,6 +4,13 @@
  * fans out over the databases).
  *
  * <!-- functions:platform -->
+ *   GET            /api/openapi.json  openapiDocument                anonymous
+ *   GET            /api/health        platformHealth                 anonymous
+ *   timer          *\/10 * * * * *    outboxPublish
+ *   timer          0 15 3 * * *       platformHousekeeping
+ *   orchestration                     platformHousekeepingRun
+ *   activity                          platformHousekeepingDatabases
+ *   activity                          platformHousekeepingExpire
  * <!-- /functions -->
  */
 import { route } from '../../shared/http/route.js';

@@ -3,6 +3,13 @@
  * status, quotas and members. Its `api.ts` is the access check every tenant-scoped request runs.
  *
  * <!-- functions:tenants -->
+ *   POST    /api/tenants                                   tenantCreate        platform admin
+ *   GET     /api/tenants                                   tenantList          platform admin
+ *   GET     /api/tenants/{tenantId}                        tenantGet           tenant reader
+ *   PATCH   /api/tenants/{tenantId}                        tenantPatch         platform admin
+ *   GET     /api/tenants/{tenantId}/members                tenantMemberList    tenant admin
+ *   PUT     /api/tenants/{tenantId}/members/{principalId}  tenantMemberPut     tenant admin
+ *   DELETE  /api/tenants/{tenantId}/members/{principalId}  tenantMemberDelete  tenant admin
  * <!-- /functions -->
  */
 import { defineService, lazyRoutes } from '../../shared/service.js';
