@@ -33,8 +33,8 @@ export interface BuildAppResult {
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** CommonJS packages whose named exports the bundle must read through `require`. */
-const requiredPackages = /^(@azure\/functions|durable-functions)$/;
+/** CommonJS packages (and their modules, e.g. `durable-functions/lib/…`) the bundle reads through `require`. */
+const requiredPackages = /^(@azure\/functions|durable-functions)(\/.*)?$/;
 
 const requireInterop: Plugin = {
   name: 'require-interop',

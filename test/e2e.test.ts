@@ -123,4 +123,28 @@ describe('the local stack over HTTP', () => {
     expect(created!.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(events.some((e) => e.type === 'RuntimePlatform.TenantMemberSet' && e.subject === 'tenants/e2e/members/erin')).toBe(true);
   });
+
+  it('runs the daily housekeeping as an orchestration that fans out over the databases, once a day', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    const status = () => fetch(`${host.url}/runtime/webhooks/durabletask/instances/${encodeURIComponent(`housekeeping:${day}`)}`);
+    const ran = await fetch(`${host.url}/admin/functions/platformHousekeeping`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(ran.status).toBe(202);
+    let done: { runtimeStatus: string; output?: { databases: { database: string }[]; failed: string[] } } | undefined;
+    for (let i = 0; i < 200; i++) {
+      const r = await status();
+      if (r.status === 200) {
+        done = (await r.json()) as typeof done;
+        if (done?.runtimeStatus === 'Completed' || done?.runtimeStatus === 'Failed') break;
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(done?.runtimeStatus).toBe('Completed');
+    expect(done?.output?.databases.map((d) => d.database)).toEqual(['pooled']);
+    expect(done?.output?.failed).toEqual([]);
+    // A second start the same day is a no-op (deterministic instance id).
+    const again = await fetch(`${host.url}/admin/functions/platformHousekeeping`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(again.status).toBe(202);
+    const list = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/?instanceIdPrefix=housekeeping`);
+    expect(((await list.json()) as unknown[]).length).toBe(1);
+  });
 });
