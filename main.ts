@@ -7,13 +7,13 @@
 import { loadSettings } from './shared/settings.js';
 import { Registrar } from './shared/registrar.js';
 import { startTelemetry } from './shared/telemetry.js';
-import { registerAll } from './composition/services.js';
+import { registerAll, services } from './composition/services.js';
 
 const settings = loadSettings();
 startTelemetry(settings);
 
 const registrar = new Registrar(async (r) => {
   const [{ createKernel }, { composeApp }] = await Promise.all([import('./shared/kernel.js'), import('./composition/app.js')]);
-  return composeApp(createKernel(settings), r);
+  return composeApp(createKernel(settings), r, services);
 });
 registerAll(registrar);

@@ -44,6 +44,11 @@ describe('the start-up chunk', () => {
     expect(inputs.filter((i) => /durable-functions|node_modules\/(pg|kysely)\/|shared\/kernel\.ts|handlers\.ts$|composition\/app\.ts/.test(i))).toEqual([]);
     // The registrations themselves are there.
     expect(inputs).toContain('composition/services.ts');
+    // The app's start-up modules are all in the entry file: none is also imported by lazy code,
+    // which would put it in a chunk of its own (one more file to load at every cold start).
+    const own = (f: string) => Object.keys(built.metafile.outputs[f]?.inputs ?? {}).filter((i) => /^(main|shared|functions|composition)[./]/.test(i));
+    const entry = relative(process.cwd(), built.outfile);
+    expect(startupClosure().files.filter((f) => f !== entry).flatMap(own)).toEqual([]);
   });
 
   it('reaches durable-functions, as the single external module the worker shares, from a lazy chunk', () => {

@@ -55,7 +55,7 @@ export async function describeFunctions(): Promise<FunctionRow[]> {
     AUTH_JWKS_URI: 'https://issuer.invalid/keys',
   });
   const kernel = createKernel(settings);
-  const registrar = new Registrar((r) => composeApp(kernel, r));
+  const registrar = new Registrar((r) => composeApp(kernel, r, services));
   registerAll(registrar);
   const app = await registrar.loadRoutes();
   try {

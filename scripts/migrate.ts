@@ -7,7 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { loadSettings } from '../shared/settings.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { migrateAll, type MigrationReport } from '../shared/sql/migrator.js';
-import { loadServiceMigrations } from '../composition/services.js';
+import { services } from '../composition/services.js';
+import { loadServiceMigrations } from '../composition/app.js';
 
 /** Migrates every database the settings in `env` name. */
 export async function runMigrations(
@@ -22,7 +23,7 @@ export async function runMigrations(
   }
   const dbs = new SqlDatabases(settings.sql, credential);
   const out: Record<string, MigrationReport[]> = {};
-  const serviceMigrations = await loadServiceMigrations();
+  const serviceMigrations = await loadServiceMigrations(services);
   try {
     for (const { name, db, placement } of dbs.all()) {
       out[name] = await migrateAll(db, servicesIn(placement, serviceMigrations));

@@ -5,8 +5,8 @@
  * Two kinds of error carry a code:
  * - {@link DomainError}: thrown by services' domain code and by the kernel's building blocks. It
  *   names a stable code and never an HTTP status: the status of every code is declared once —
- *   the kernel's in {@link KERNEL_ERRORS}, each service's in its descriptor (`errors`) — and the
- *   HTTP pipeline maps it (`shared/http/responses.ts`).
+ *   the kernel's in {@link KERNEL_ERRORS}, each service's in its descriptor (`errors`, a plain
+ *   {@link ErrorTable} in its index.ts) — and the HTTP pipeline maps it (`shared/http/responses.ts`).
  * - {@link ApiError}: raised by the HTTP edge itself (authentication, rate limit, media type), where
  *   the answer needs headers such as `WWW-Authenticate` or `Retry-After`.
  * A dependency that is down raises {@link UnavailableError} (503 with `Retry-After`).
@@ -19,7 +19,7 @@ export interface ErrorDetail {
   target?: string;
 }
 
-/** The kernel's codes and their HTTP status. Services declare theirs with {@link domainErrors}. */
+/** The kernel's codes and their HTTP status. Services declare theirs in their descriptor. */
 export const KERNEL_ERRORS = {
   InvalidRequest: 400,
   InvalidJson: 400,
@@ -45,11 +45,15 @@ export type KernelErrorCode = keyof typeof KERNEL_ERRORS;
 /** A service's error codes and the HTTP status of each (4xx only: a domain rule is the client's). */
 export type ErrorTable = Readonly<Record<string, 400 | 403 | 404 | 409 | 412 | 422 | 428>>;
 
-/** A rule of the domain was broken: a stable code, a safe message, the input it concerns. */
-export class DomainError extends Error {
+/**
+ * A rule of the domain was broken: a stable code, a safe message, the input it concerns. A service
+ * names its codes' type after its table (`DomainError<keyof typeof ENVIRONMENT_ERRORS>`), so a
+ * code it throws is always one it declared.
+ */
+export class DomainError<C extends string = string> extends Error {
   override name = 'DomainError';
   constructor(
-    readonly code: string,
+    readonly code: C,
     message: string,
     readonly target?: string,
     readonly details?: ErrorDetail[],
@@ -61,18 +65,6 @@ export class DomainError extends Error {
 /** Recognises a {@link DomainError} by name, not `instanceof` (bundles may hold two copies). */
 export function isDomainError(e: unknown): e is DomainError {
   return e instanceof Error && e.name === 'DomainError' && typeof (e as DomainError).code === 'string';
-}
-
-/**
- * Declares a service's error codes once: `table` goes into the service's descriptor (the pipeline
- * maps each code to its status), and the returned function builds errors whose code must be one
- * of the table's, e.g. `errors.raise('EnvironmentRetired', '…', 'environmentId')`.
- */
-export function domainErrors<const T extends ErrorTable>(table: T) {
-  return {
-    table,
-    raise: (code: keyof T & string, message: string, target?: string): DomainError => new DomainError(code, message, target),
-  };
 }
 
 /** An error meant for the client, raised by the HTTP edge: status, stable code, safe message, headers. */

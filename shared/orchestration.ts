@@ -8,8 +8,6 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { Reply } from './http/route.js';
 
-export { durableClientInput } from './registrar.js';
-
 /** Status of an orchestration instance, as the API shows it. */
 export interface OperationStatus {
   id: string;

@@ -7,7 +7,9 @@
  * from the kernel and the public APIs of the services it `needs`, in list order.
  *
  * A descriptor is light: `index.ts` is imported at start-up, so it imports types only, and loads
- * its migrations, API and handlers with dynamic `import()` when they are first needed.
+ * its SQL handle, migrations, API and handlers with dynamic `import()` when they are first needed
+ * (anything imported both at start-up and later would land in a chunk of its own, one more file
+ * to load at every cold start).
  */
 import type { Migration } from 'kysely';
 import type { Kernel } from './kernel.js';
@@ -49,8 +51,8 @@ export interface ServiceInstance<Api = unknown> {
 /** A service, as the composition list holds it. */
 export interface ServiceDescriptor<Name extends string = string, Instance extends ServiceInstance = ServiceInstance, Needs = unknown> {
   name: Name;
-  /** Its schema and role, when it keeps data in PostgreSQL. */
-  sql?: ServiceSql;
+  /** Its schema and role, when it keeps data in PostgreSQL (loaded when the app is composed). */
+  sql?: () => Promise<ServiceSql>;
   /** Its migrations (loaded only by the migrate command and the tests' database set-up). */
   migrations?: () => Promise<Record<string, Migration>>;
   /** Its error codes and their HTTP status. */

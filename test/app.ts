@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
 import { loadSettings } from '../shared/settings.js';
-import { databaseServices, registerAll } from '../composition/services.js';
-import { composeApp } from '../composition/app.js';
+import { registerAll, services } from '../composition/services.js';
+import { composeApp, loadDatabaseServices } from '../composition/app.js';
 import { Registrar, type App } from '../shared/registrar.js';
 import type { ServiceInstance } from '../shared/service.js';
 import { parseRouteTemplate } from '../scripts/local/host/routes.js';
@@ -108,7 +108,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   }
   const kernel = createKernel(loadSettings(appEnv), opts.now ? { now: opts.now } : {});
   const owner = new SqlDatabases(loadSettings(env).sql);
-  const registrar = new Registrar((r) => composeApp(kernel, r));
+  const registrar = new Registrar((r) => composeApp(kernel, r, services));
   registerAll(registrar);
   const app = await registrar.loadRoutes();
 
@@ -172,6 +172,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async snapshot() {
       const out: Record<string, string> = {};
+      const databaseServices = await loadDatabaseServices(services);
       for (const { name, db: k, placement } of owner.all()) {
         for (const svc of servicesIn(placement, databaseServices)) {
           const tables = await sql<{ t: string }>`select tablename as t from pg_tables where schemaname = ${svc.schema}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './app.js';
 import { createKernel } from '../shared/kernel.js';
 import { loadSettings, SettingsError } from '../shared/settings.js';
-import { registerAll } from '../composition/services.js';
+import { registerAll, services } from '../composition/services.js';
 import { composeApp } from '../composition/app.js';
 import { Registrar } from '../shared/registrar.js';
 
@@ -18,7 +18,7 @@ describe('error model', () => {
     // Same app, but its database is a port nothing listens on.
     const env = { SQL_CONNECTION_STRING: 'postgres://postgres@127.0.0.1:1/none', AUTH_MODE: 'dev', AUTH_DEV_KEY_FILE: t.kernel.settings.auth.devKeyFile };
     const kernel = createKernel(loadSettings(env));
-    const registrar = new Registrar((r) => composeApp(kernel, r));
+    const registrar = new Registrar((r) => composeApp(kernel, r, services));
     registerAll(registrar);
     const app = await registrar.loadRoutes();
     const route = app.routes.routes.find((r) => r.name === 'tenantGet')!;

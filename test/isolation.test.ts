@@ -9,11 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_LOGIN, startTestApp, type TestApp } from './app.js';
 import { inScope, servicesIn } from '../shared/sql/database.js';
 import { emit } from '../shared/events/outbox.js';
-import { databaseServices } from '../composition/services.js';
+import { services } from '../composition/services.js';
+import { loadDatabaseServices } from '../composition/app.js';
 import { route } from '../shared/http/route.js';
 import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
 
 let t: TestApp;
+const databaseServices = await loadDatabaseServices(services);
 const tenantsSql = () => databaseServices.find((s) => s.service === 'tenants')!;
 
 beforeAll(async () => {

@@ -1,7 +1,8 @@
-/** The catalog service's own error codes, declared once with their HTTP status. */
-import { domainErrors } from '../../shared/errors.js';
+/** The catalog service's domain errors; their codes and statuses are declared in index.ts. */
+import { DomainError } from '../../shared/errors.js';
+import type { CATALOG_ERRORS } from './index.js';
 
-export const errors = domainErrors({ ServiceRetired: 409 });
+type Code = keyof typeof CATALOG_ERRORS;
 
 /** The service is retired: it is read-only until purged. */
-export const serviceRetired = (id: string) => errors.raise('ServiceRetired', `Service '${id}' is retired; retired services are read-only.`, 'serviceId');
+export const serviceRetired = (id: string) => new DomainError<Code>('ServiceRetired', `Service '${id}' is retired; retired services are read-only.`, 'serviceId');

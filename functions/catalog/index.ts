@@ -19,12 +19,11 @@
  * Rules and decisions, and why: docs/services.md.
  */
 import type { Kernel } from '../../shared/kernel.js';
+import type { ErrorTable } from '../../shared/errors.js';
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { EnvironmentsApi } from '../environments/api.js';
 import type { TenantsApi } from '../tenants/api.js';
 import type { CatalogInstance } from './api.js';
-import { errors } from './errors.js';
-import { CATALOG_SQL } from './sql.js';
 
 /** Daily at 02:30 UTC (NCRONTAB, with seconds). */
 export const PURGE_SCHEDULE = '0 30 2 * * *';
@@ -33,11 +32,14 @@ const routes = lazyRoutes((self: CatalogInstance, kernel) =>
   import('./handlers.js').then((m) => m.catalogHandlers({ now: kernel.now, environments: self.environments, plugs: self.plugs })),
 );
 
+/** This service's error codes and their HTTP status (thrown from errors.ts). */
+export const CATALOG_ERRORS = { ServiceRetired: 409 } as const satisfies ErrorTable;
+
 export const catalog = defineService({
   name: 'catalog',
-  sql: CATALOG_SQL,
+  sql: () => import('./sql.js').then((m) => m.CATALOG_SQL),
   migrations: () => import('./migrations/index.js').then((m) => m.migrations),
-  errors: errors.table,
+  errors: CATALOG_ERRORS,
   quotas: { maxServicesPerEnvironment: { default: 200, max: 100_000, description: 'Live (not retired) services per environment' } },
   needs: ['tenants', 'environments'],
   create: async ({ kernel, deps }: { kernel: Kernel; deps: { tenants: TenantsApi; environments: EnvironmentsApi } }) =>

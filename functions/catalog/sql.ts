@@ -1,5 +1,5 @@
 /** The catalog service's schema and role, bound to its tables' types. */
-import { serviceDb } from '../../shared/sql/service-db.js';
+import type { ServiceDb } from '../../shared/sql/service-db.js';
 import type { CatalogDb } from './store.js';
 
-export const CATALOG_SQL = serviceDb<CatalogDb>({ service: 'catalog', schema: 'catalog', role: 'rp_catalog' });
+export const CATALOG_SQL: ServiceDb<CatalogDb> = Object.freeze({ service: 'catalog', schema: 'catalog', role: 'rp_catalog' });

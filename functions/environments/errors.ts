@@ -1,8 +1,9 @@
-/** The environments service's own error codes, declared once with their HTTP status. */
-import { domainErrors } from '../../shared/errors.js';
+/** The environments service's domain errors; their codes and statuses are declared in index.ts. */
+import { DomainError } from '../../shared/errors.js';
+import type { ENVIRONMENT_ERRORS } from './index.js';
 
-export const errors = domainErrors({ EnvironmentRetired: 409 });
+type Code = keyof typeof ENVIRONMENT_ERRORS;
 
 /** The environment is retired: it and everything in it are read-only. */
 export const environmentRetired = (id: string) =>
-  errors.raise('EnvironmentRetired', `Environment '${id}' is retired; it and everything in it are read-only.`, 'environmentId');
+  new DomainError<Code>('EnvironmentRetired', `Environment '${id}' is retired; it and everything in it are read-only.`, 'environmentId');

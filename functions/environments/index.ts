@@ -15,20 +15,22 @@
  *
  * Rules and decisions, and why: docs/services.md.
  */
+import type { ErrorTable } from '../../shared/errors.js';
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { EnvironmentsInstance } from './api.js';
-import { errors } from './errors.js';
-import { ENVIRONMENTS_SQL } from './sql.js';
 
 const routes = lazyRoutes((self: EnvironmentsInstance, kernel) =>
   import('./handlers.js').then((m) => m.environmentHandlers({ now: kernel.now, listeners: self.listeners })),
 );
 
+/** This service's error codes and their HTTP status (thrown from errors.ts). */
+export const ENVIRONMENT_ERRORS = { EnvironmentRetired: 409 } as const satisfies ErrorTable;
+
 export const environments = defineService({
   name: 'environments',
-  sql: ENVIRONMENTS_SQL,
+  sql: () => import('./sql.js').then((m) => m.ENVIRONMENTS_SQL),
   migrations: () => import('./migrations/index.js').then((m) => m.migrations),
-  errors: errors.table,
+  errors: ENVIRONMENT_ERRORS,
   quotas: { maxEnvironments: { default: 20, max: 10_000, description: 'Live (not retired) environments' } },
   needs: [],
   create: async ({ kernel }) => (await import('./api.js')).createEnvironments(kernel),

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../test/app.js';
-import { databaseServices } from '../../composition/services.js';
+import { services } from '../../composition/services.js';
+import { loadDatabaseServices } from '../../composition/app.js';
 import { expireKernelRecords, KERNEL_RECORD_RETENTION_DAYS } from './housekeeping.js';
 
 let t: TestApp;
@@ -26,7 +27,7 @@ describe('platformHousekeeping', () => {
     clock = new Date();
     const before = { pending: await count("tenants.outbox where published_at is null and type = 'Pending'"), idem: await count('tenants.idempotency') };
     expect(before).toEqual({ pending: 1, idem: 1 });
-    const r = await expireKernelRecords(t.kernel, databaseServices);
+    const r = await expireKernelRecords(t.kernel, await loadDatabaseServices(services));
     expect(r.outbox).toBeGreaterThanOrEqual(1);
     expect(r.idempotency).toBe(1);
     expect(await count("tenants.outbox where type = 'Old'")).toBe(0);
@@ -35,7 +36,7 @@ describe('platformHousekeeping', () => {
     expect(await count('tenants.idempotency')).toBe(0);
     // Recent records stay.
     await t.call('POST', 'tenants', { token: root, body: { id: 'hk2', displayName: 'HK2' }, headers: { 'repeatability-request-id': 'hk-2' } });
-    await expireKernelRecords(t.kernel, databaseServices);
+    await expireKernelRecords(t.kernel, await loadDatabaseServices(services));
     expect(await count('tenants.idempotency')).toBe(1);
     expect(KERNEL_RECORD_RETENTION_DAYS).toBe(7);
   });

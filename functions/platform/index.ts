@@ -13,8 +13,7 @@
  *   activity                          platformHousekeepingExpire
  * <!-- /functions -->
  */
-import { route } from '../../shared/http/route.js';
-import { defineService, type AppPorts } from '../../shared/service.js';
+import { defineService, lazyRoutes, type AppPorts } from '../../shared/service.js';
 
 /** The platform service's instance: it offers no API; its functions work over the whole app. */
 export interface PlatformInstance {
@@ -25,32 +24,17 @@ export interface PlatformInstance {
 /** Daily at 03:15 UTC. */
 export const HOUSEKEEPING_SCHEDULE = '0 15 3 * * *';
 
+const routes = lazyRoutes((self: PlatformInstance, kernel) =>
+  import('./handlers.js').then((m) => m.platformHandlers({ app: self.app, openapi: kernel.openapi })),
+);
+
 export const platform = defineService({
   name: 'platform',
   needs: [],
   create: async ({ app }): Promise<PlatformInstance> => ({ api: {}, app }),
   register(r) {
-    r.http('openapiDocument', 'GET', 'openapi.json', (self, kernel) =>
-      route({
-        summary: 'The OpenAPI 3.1 document of this API',
-        tags: ['platform'],
-        access: { anonymous: true },
-        responses: { 200: { description: 'OpenAPI document' } },
-        handler: async () => {
-          await self.app.loadAllRoutes();
-          return { status: 200, body: kernel.openapi.document() };
-        },
-      }),
-    );
-    r.http('platformHealth', 'GET', 'health', () =>
-      route({
-        summary: 'Liveness of this instance',
-        tags: ['platform'],
-        access: { anonymous: true },
-        responses: { 200: { description: 'Alive' } },
-        handler: async () => ({ status: 200, body: { status: 'ok' } }),
-      }),
-    );
+    r.http('openapiDocument', 'GET', 'openapi.json', routes('openapi'));
+    r.http('platformHealth', 'GET', 'health', routes('health'));
     r.timer('outboxPublish', '*/10 * * * * *', "Publishes every service's pending outbox events as CloudEvents to the events queue", async (self, kernel) => {
       const { publishOutboxes } = await import('./outbox.js');
       return async (_timer, context) => {

@@ -14,7 +14,6 @@
  */
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { TenantsInstance } from './api.js';
-import { TENANTS_SQL } from './sql.js';
 
 const routes = lazyRoutes((self: TenantsInstance, kernel) =>
   import('./handlers.js').then((m) => m.tenantHandlers({ api: self.api, schemas: self.schemas, siloExists: (n) => kernel.sql.hasSilo(n) })),
@@ -22,7 +21,7 @@ const routes = lazyRoutes((self: TenantsInstance, kernel) =>
 
 export const tenants = defineService({
   name: 'tenants',
-  sql: TENANTS_SQL,
+  sql: () => import('./sql.js').then((m) => m.TENANTS_SQL),
   migrations: () => import('./migrations/index.js').then((m) => m.migrations),
   // The rate quota is enforced by the HTTP pipeline for every tenant-scoped request. The next three
   // are declared here until their owning services land; each moves to its owner's descriptor then.

@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { Settings, SqlTarget } from '../settings.js';
 import { UnavailableError } from '../errors.js';
 
-export { serviceDb, type Placement, type ServiceDb, type ServiceSql, type SqlScope, type TenantRef } from './service-db.js';
+export { type Placement, type ServiceDb, type ServiceSql, type SqlScope, type TenantRef } from './service-db.js';
 import type { Placement, ServiceDb, ServiceSql, SqlScope } from './service-db.js';
 
 const ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';

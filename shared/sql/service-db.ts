@@ -14,16 +14,12 @@ export interface ServiceSql {
 
 /**
  * A service's SQL handle: its {@link ServiceSql} carrying, as a type only, the service's tables
- * (`DB`), so that transactions and reads through it are typed without naming `DB` again.
+ * (`DB`), so that transactions and reads through it are typed without naming `DB` again. Each
+ * service declares its handle once, in its `sql.ts`.
  */
 export interface ServiceDb<DB> extends ServiceSql {
   /** Type-only: never set. */
   readonly __tables?: DB;
-}
-
-/** Binds a service's database type to its schema and role, once, in the service's `index.ts`. */
-export function serviceDb<DB>(svc: ServiceSql): ServiceDb<DB> {
-  return Object.freeze({ ...svc });
 }
 
 /** Where a tenant's data lives: the pooled database, or a silo named in settings. */
