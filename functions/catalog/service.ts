@@ -1,7 +1,7 @@
 /** Catalog rules: registration under the environment lock and quota, updates, retirement, the cascade. */
 import type { z } from 'zod';
 import { conflict, notFound, quotaExceeded } from '../../shared/errors.js';
-import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
+import { checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
 import { mergeLabels } from '../../shared/labels.js';
 import { emit } from '../../shared/events/outbox.js';
 import { newId } from '../../shared/ids.js';
@@ -82,7 +82,7 @@ export async function patchService(
   environmentId: string,
   id: string,
   patch: z.output<typeof PatchService>,
-  ifMatch: string | undefined,
+  ifMatch: EtagCondition | undefined,
   now: Date,
 ): Promise<store.ServiceRow> {
   if (patch.name !== undefined) await store.lockEnvironment(trx, tenantId, environmentId);
@@ -113,13 +113,14 @@ export async function retireService(
   tenantId: string,
   environmentId: string,
   id: string,
-  ifMatch: string | undefined,
+  ifMatch: EtagCondition | undefined,
   now: Date,
 ): Promise<store.ServiceRow> {
   const current = await store.getService(trx, tenantId, id, { environmentId, forUpdate: true });
   if (!current) throw notFound(`Service '${id}'`, 'serviceId');
-  checkEtag(ifMatch, current.etag);
+  // Already retired: a retry of the same change succeeds, whatever its If-Match (RFC 9110 §13.1.1).
   if (current.retired_at) return current;
+  checkEtag(ifMatch, current.etag);
   const row = await store.updateService(trx, tenantId, id, current.etag, { retired_at: now, updated_at: now });
   if (!row) throw concurrentlyChanged('service');
   await emit(trx, tenantId, {

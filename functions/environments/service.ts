@@ -1,7 +1,7 @@
 /** Environment rules: ids, quota, names, the declared storage topology, updates and retirement. */
 import type { z } from 'zod';
 import { conflict, notFound, quotaExceeded } from '../../shared/errors.js';
-import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
+import { checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
 import { mergeLabels } from '../../shared/labels.js';
 import { emit } from '../../shared/events/outbox.js';
 import { newId } from '../../shared/ids.js';
@@ -106,7 +106,7 @@ export async function patchEnvironment(
   tenantId: string,
   id: string,
   patch: z.output<typeof PatchEnvironment>,
-  ifMatch: string | undefined,
+  ifMatch: EtagCondition | undefined,
   now: Date,
 ): Promise<store.EnvironmentRow> {
   if (patch.name !== undefined) await store.lockTenant(trx, tenantId);
@@ -137,19 +137,22 @@ export async function patchEnvironment(
 
 /**
  * Retires an environment (never deletes it). Retiring a retired environment changes nothing and
- * answers the same, so a client can retry until the cascade to its services has finished.
+ * answers the same, whatever its `If-Match`, so a client can retry until the cascade to its
+ * services has finished.
  */
 export async function retireEnvironment(
   trx: store.Tx,
   tenantId: string,
   id: string,
-  ifMatch: string | undefined,
+  ifMatch: EtagCondition | undefined,
   now: Date,
 ): Promise<{ row: store.EnvironmentRow; changed: boolean }> {
   const current = await store.getEnvironment(trx, tenantId, id, { forUpdate: true });
   if (!current) throw notFound(`Environment '${id}'`, 'environmentId');
-  checkEtag(ifMatch, current.etag);
+  // Already retired: the change the client asked for has been applied (a retry, perhaps after a
+  // lost answer, carrying the tag it had read before), so it succeeds (RFC 9110 §13.1.1).
   if (current.retired_at) return { row: current, changed: false };
+  checkEtag(ifMatch, current.etag);
   const row = await store.updateEnvironment(trx, tenantId, id, current.etag, { retired_at: now, updated_at: now });
   if (!row) throw concurrentlyChanged('environment');
   await emit(trx, tenantId, {

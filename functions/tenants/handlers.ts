@@ -98,7 +98,7 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
   });
 
   const putMember = route({
-    summary: "Grant or change a member's role",
+    summary: "Grant or change a member's role (If-Match: * only changes, If-None-Match: * only adds)",
     tags: TAGS,
     access: { tenantRole: 'admin' },
     params: schemas.MemberParams,
@@ -106,7 +106,7 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
     responses: { 200: { description: 'Role changed', schema: schemas.Member }, 201: { description: 'Member added', schema: schemas.Member } },
     handler: async (ctx) => {
       const { tenantId, principalId } = ctx.params;
-      const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch));
+      const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch, ctx.ifNoneMatch));
       api.invalidate(tenantId);
       return { status: row.created ? 201 : 200, body: toMemberDto(row), etag: row.etag };
     },

@@ -1,6 +1,6 @@
 /** Tenant rules: creation, updates, memberships, and the access check every service relies on. */
 import { conflict, invalid, notFound, preconditionFailed } from '../../shared/errors.js';
-import { checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
+import { checkAbsent, checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
 import type { TenantAccess } from '../../shared/http/route.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
 import { emit } from '../../shared/events/outbox.js';
@@ -53,7 +53,7 @@ export async function patchTenant(
   trx: store.Tx,
   tenantId: string,
   patch: PatchTenantInput,
-  expectedEtag: string | undefined,
+  expectedEtag: EtagCondition | undefined,
   defaults: QuotasDto,
 ): Promise<store.TenantRow> {
   const current = await store.getTenant(trx, tenantId);
@@ -82,13 +82,13 @@ export async function setMember(
   tenantId: string,
   principalId: string,
   role: store.MemberRow['role'],
-  expectedEtag: string | undefined,
+  expectedEtag: EtagCondition | undefined,
+  ifNoneMatch?: EtagCondition,
 ): Promise<store.MemberRow & { created: boolean }> {
   const current = await store.getMember(trx, tenantId, principalId);
-  if (expectedEtag !== undefined) {
-    if (!current) throw preconditionFailed('The member does not exist.');
-    checkEtag(expectedEtag, current.etag);
-  }
+  // If-Match: * means "only if it exists"; If-None-Match: * means "only if it does not".
+  checkEtag(expectedEtag, current?.etag);
+  checkAbsent(ifNoneMatch, current?.etag);
   if (current?.role === 'admin' && role !== 'admin' && (await store.countAdmins(trx, tenantId)) <= 1) {
     throw conflict('The last admin of a tenant cannot be demoted; add another admin first.', 'role');
   }
@@ -98,7 +98,7 @@ export async function setMember(
 }
 
 /** Removes a member (idempotent: removing a non-member is a 204 too, unless If-Match names a version). */
-export async function removeMember(trx: store.Tx, tenantId: string, principalId: string, expectedEtag: string | undefined): Promise<void> {
+export async function removeMember(trx: store.Tx, tenantId: string, principalId: string, expectedEtag: EtagCondition | undefined): Promise<void> {
   const current = await store.getMember(trx, tenantId, principalId);
   if (!current) {
     if (expectedEtag !== undefined) throw preconditionFailed('The member does not exist.');

@@ -9,7 +9,7 @@ import type { Transaction } from 'kysely';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { ServiceDb, SqlDatabases, SqlScope } from '../sql/database.js';
 import { AccessControl, type Access } from './access.js';
-import { expectedEtag } from './etag.js';
+import { parseEtagCondition } from './etag.js';
 import { fingerprint, findRecord, repeatabilityId, replayOf, runOnce } from './idempotency.js';
 import { querySchema, readInput, type Input } from './input.js';
 import type { OpenApi } from './openapi.js';
@@ -107,7 +107,8 @@ export class HttpRoutes {
       body: input.body,
       principal: access.principal,
       tenant: access.tenant,
-      ifMatch: expectedEtag(request.headers.get('if-match')),
+      ifMatch: parseEtagCondition(request.headers.get('if-match')),
+      ifNoneMatch: parseEtagCondition(request.headers.get('if-none-match')),
       request,
       invocation,
       pageSize,

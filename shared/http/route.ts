@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { Principal } from '../auth/authenticate.js';
 import type { Placement, ServiceDb } from '../sql/database.js';
 import type { Page } from './pagination.js';
+import type { EtagCondition } from './etag.js';
 
 /** Per-tenant roles, weakest first. */
 export const TENANT_ROLES = ['reader', 'operator', 'admin'] as const;
@@ -64,8 +65,10 @@ export interface RouteContext<P, Q, B, Prep = undefined> {
   principal: Principal;
   /** The tenant of a tenant-scoped route (`tenantRole` access); for other routes, the platform scope. */
   tenant: TenantAccess;
-  /** The ETag an update must match (from `If-Match`), if any. */
-  ifMatch: string | undefined;
+  /** `If-Match`: what a write requires of the current resource (`*` or strong tags), if given. */
+  ifMatch: EtagCondition | undefined;
+  /** `If-None-Match`: what a create-or-replace requires to be absent (`*`: the resource), if given. */
+  ifNoneMatch: EtagCondition | undefined;
   request: HttpRequest;
   invocation: InvocationContext;
   /** Page size for lists (`maxpagesize`, bounded). */
