@@ -15,6 +15,7 @@ import type { ActivityHandler, EntityHandler, OrchestrationHandler } from 'durab
 import type { Kernel } from './kernel.js';
 import type { HttpRoutes } from './http/pipeline.js';
 import type { HttpMethod, RouteImpl } from './http/route.js';
+import { overlaps, parseTemplate, RouteTemplateError } from './http/route-template.js';
 import type { ServiceInstance } from './service.js';
 
 /** The composed app, as the registrar's loaders see it. */
@@ -93,10 +94,28 @@ export class Registrar {
   /** @internal Registers a function whose handler is built by `build` on first use. */
   add(entry: FunctionEntry, build: (app: App) => Promise<Handler>, register: (handler: Handler) => void): void {
     if (this.entries.some((e) => e.name === entry.name)) throw new Error(`Two functions are named '${entry.name}'`);
+    if (entry.trigger === 'http') this.checkRoute(entry);
     const resolve = once(async () => build(await this.getApp()));
     if (entry.trigger === 'http') this.routeLoaders.push(resolve);
     register(async (t, c) => (await resolve())(t, c));
     this.entries.push(entry);
+  }
+
+  /**
+   * Refuses a route the Functions host would refuse, or one that can match the same path as an
+   * earlier route of the same method (the host takes the first match in function-name order, so
+   * which one answers would depend on names; see http/route-template.ts).
+   */
+  private checkRoute(entry: FunctionEntry): void {
+    const mine = parseTemplate(entry.route ?? '');
+    for (const other of this.entries) {
+      if (other.trigger !== 'http' || other.method !== entry.method) continue;
+      if (overlaps(mine, parseTemplate(other.route ?? ''))) {
+        throw new RouteTemplateError(
+          `Functions '${other.name}' (${other.method} ${other.route}) and '${entry.name}' (${entry.method} ${entry.route}) can match the same path; the host would pick one by function name`,
+        );
+      }
+    }
   }
 }
 
