@@ -39,19 +39,23 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
     },
   });
 
+  // Members see the tenants they belong to, with their role; platform admins see every tenant.
+  // Members run in the principal scope, which admits only their own memberships and those
+  // tenants; platform admins run in the platform scope (`platformAdminsSeeAll`).
   const list = route({
-    summary: 'List tenants',
+    summary: "List the caller's tenants (every tenant for platform admins)",
     tags: TAGS,
-    access: { platformAdmin: true },
+    access: { authenticated: true, platformAdminsSeeAll: true },
     query: schemas.ListTenantsQuery,
     paged: true,
-    responses: { 200: { description: 'A page of tenants', schema: s.TenantList } },
+    responses: { 200: { description: "A page of tenants, in id order, with the caller's role in each", schema: s.TenantList } },
     handler: async (ctx) => {
       const after = decodeCursor(ctx.query.skipToken, z.string());
-      const rows = await ctx.read(TENANTS_SQL, (db) =>
-        store.selectTenants(db, { limit: ctx.pageSize + 1, ...(after !== undefined ? { after } : {}), status: ctx.query.status }),
-      );
-      return { status: 200, body: ctx.page(rows, (r) => r.tenant_id, tenantDto) };
+      const page = { limit: ctx.pageSize + 1, after, status: ctx.query.status };
+      const rows: (store.TenantRow & { role: store.MemberRow['role'] })[] = ctx.principal.isPlatformAdmin
+        ? (await ctx.read(TENANTS_SQL, (db) => store.selectTenants(db, page))).map((r) => ({ ...r, role: 'admin' as const }))
+        : await ctx.read(TENANTS_SQL, (db) => store.selectTenantsOfPrincipal(db, ctx.principal.id, page));
+      return { status: 200, body: ctx.page(rows, (r) => r.tenant_id, (r) => ({ ...tenantDto(r), role: r.role })) };
     },
   });
 

@@ -63,10 +63,36 @@ export function selectTenantWithRole(db: Q, tenantId: string, principalId: strin
     .where('t.tenant_id', '=', tenantId);
 }
 
-export function selectTenants(db: Q, opts: { after?: string; limit: number; status?: TenantRow['status'] | undefined }) {
+/** Options of a keyset page of tenants, in `tenant_id` order. */
+export interface TenantPage {
+  after?: string | undefined;
+  limit: number;
+  status?: TenantRow['status'] | undefined;
+}
+
+/** Every tenant the scope admits (the platform scope: all of them). */
+export function selectTenants(db: Q, opts: TenantPage) {
   let q = db.selectFrom('tenants').selectAll().orderBy('tenant_id').limit(opts.limit);
   if (opts.after !== undefined) q = q.where('tenant_id', '>', opts.after);
   if (opts.status) q = q.where('status', '=', opts.status);
+  return q;
+}
+
+/**
+ * The tenants `principalId` is a member of, with its role in each. Meant for the principal scope,
+ * whose policies admit exactly these rows; the join on the principal says the same in the query.
+ */
+export function selectTenantsOfPrincipal(db: Q, principalId: string, opts: TenantPage) {
+  let q = db
+    .selectFrom('members as m')
+    .innerJoin('tenants as t', 't.tenant_id', 'm.tenant_id')
+    .selectAll('t')
+    .select('m.role')
+    .where('m.principal_id', '=', principalId)
+    .orderBy('t.tenant_id')
+    .limit(opts.limit);
+  if (opts.after !== undefined) q = q.where('t.tenant_id', '>', opts.after);
+  if (opts.status) q = q.where('t.status', '=', opts.status);
   return q;
 }
 

@@ -39,8 +39,21 @@ export interface TenantAccessPort {
   resolve(principal: Principal, tenantId: string): Promise<TenantAccess | null>;
 }
 
-/** Who may call a route. */
-export type RouteAccess = { platformAdmin: true } | { tenantRole: TenantRole } | { authenticated: true } | { anonymous: true };
+/**
+ * Who may call a route, and the SQL scope its queries run in (`shared/sql/service-db.ts`):
+ * - `platformAdmin`: platform admins only; the platform scope (every tenant's registry rows).
+ * - `tenantRole`: members of the path's tenant with at least that role (platform admins act as
+ *   `admin`); the tenant's scope.
+ * - `authenticated`: any valid token; the principal scope, which sees no tenant's rows except the
+ *   caller's own memberships and the tenants they name. `platformAdminsSeeAll: true` runs
+ *   platform admins in the platform scope instead (lists of every tenant).
+ * - `anonymous`: no token; a scope that sees nothing.
+ */
+export type RouteAccess =
+  | { platformAdmin: true }
+  | { tenantRole: TenantRole }
+  | { authenticated: true; platformAdminsSeeAll?: true }
+  | { anonymous: true };
 
 /** A handler's answer. */
 export interface Reply {
@@ -62,7 +75,7 @@ export interface RouteContext<P, Q, B, Prep = undefined> {
   query: Q;
   body: B;
   principal: Principal;
-  /** The tenant of a tenant-scoped route (`tenantRole` access); for other routes, the platform scope. */
+  /** The tenant of a tenant-scoped route (`tenantRole` access); for other routes, no tenant (id ''). */
   tenant: TenantAccess;
   /** The ETag an update must match (from `If-Match`), if any. */
   ifMatch: string | undefined;
