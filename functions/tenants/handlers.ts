@@ -104,13 +104,14 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
   const putMember = route({
     summary: "Grant or change a member's role",
     tags: TAGS,
-    access: { tenantRole: 'admin' },
+    // Changes who may do what: the caller's access is read afresh, never from the cache.
+    access: { tenantRole: 'admin', fresh: true },
     params: schemas.MemberParams,
     body: { schema: schemas.PutMember, example: { role: 'operator' } },
     responses: { 200: { description: 'Role changed', schema: schemas.Member }, 201: { description: 'Member added', schema: schemas.Member } },
     handler: async (ctx) => {
       const { tenantId, principalId } = ctx.params;
-      const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch));
+      const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch, ctx.principal));
       api.invalidate(tenantId);
       return { status: row.created ? 201 : 200, body: toMemberDto(row), etag: row.etag };
     },
@@ -119,12 +120,12 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
   const deleteMember = route({
     summary: 'Remove a member',
     tags: TAGS,
-    access: { tenantRole: 'admin' },
+    access: { tenantRole: 'admin', fresh: true },
     params: schemas.MemberParams,
     responses: { 204: { description: 'Removed (or was not a member)' } },
     handler: async (ctx) => {
       const { tenantId, principalId } = ctx.params;
-      await ctx.tx(TENANTS_SQL, (trx) => removeMember(trx, tenantId, principalId, ctx.ifMatch));
+      await ctx.tx(TENANTS_SQL, (trx) => removeMember(trx, tenantId, principalId, ctx.ifMatch, ctx.principal));
       api.invalidate(tenantId);
       return { status: 204 };
     },

@@ -58,7 +58,7 @@ export class AccessControl {
       return { principal, tenant: noTenant(principal), scope: nonTenantScope(principal, access) };
     }
     const tenantId = request.params.tenantId ?? '';
-    const tenant = TENANT_ID_PATTERN.test(tenantId) ? await this.tenants.resolve(principal, tenantId) : null;
+    const tenant = TENANT_ID_PATTERN.test(tenantId) ? await this.tenants.resolve(principal, tenantId, { fresh: access.fresh === true }) : null;
     if (!tenant) throw notFound(`Tenant '${printable(tenantId)}'`, 'tenantId');
     if (rank(tenant.role) < rank(access.tenantRole)) {
       throw apiError('Forbidden', `This operation needs the '${access.tenantRole}' role in the tenant.`);
