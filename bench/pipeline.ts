@@ -66,6 +66,7 @@ export async function benchColdImport(runs = 15): Promise<BenchResult[]> {
     ...process.env,
     SQL_CONNECTION_STRING: 'postgres://postgres@127.0.0.1:1/none',
     AUTH_MODE: 'dev',
+    AUTH_DEV_ALLOW: 'local',
   };
   const time = (file: string) => Number(execFileSync(process.execPath, [probe, pathToFileURL(file).href], { env, stdio: ['ignore', 'pipe', 'ignore'] }).toString());
   const a: number[] = [];

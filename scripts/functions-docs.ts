@@ -34,8 +34,8 @@ export interface FunctionRow {
 function accessOf(a: RouteAccess): string {
   if ('anonymous' in a) return 'anonymous';
   if ('platformAdmin' in a) return 'platform admin';
-  if ('tenantRole' in a) return `tenant ${a.tenantRole}`;
-  return 'authenticated';
+  if ('tenantRole' in a) return `tenant ${a.tenantRole}${a.fresh ? ' (checked fresh)' : ''}`;
+  return a.platformAdminsSeeAll ? 'any caller: its own tenants (platform admins: all)' : 'any caller: only what is its own';
 }
 
 function triggerOf(e: FunctionEntry): { kind: string; detail: string } {

@@ -4,7 +4,7 @@
  * as the database owner; the local stack runs it on start.
  */
 import { pathToFileURL } from 'node:url';
-import { loadSettings } from '../shared/settings.js';
+import { loadSqlSettings } from '../shared/settings.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { migrateAll, type MigrationReport } from '../shared/sql/migrator.js';
 import { services } from '../composition/services.js';
@@ -15,13 +15,13 @@ export async function runMigrations(
   env: Record<string, string | undefined> = process.env,
   log: (line: string) => void = () => undefined,
 ): Promise<Record<string, MigrationReport[]>> {
-  const settings = loadSettings({ AUTH_MODE: 'dev', ...env });
+  const sql = loadSqlSettings(env);
   let credential;
-  if (Object.values({ pooled: settings.sql.pooled, ...settings.sql.silos }).some((t) => t.kind === 'entra')) {
+  if (Object.values({ pooled: sql.pooled, ...sql.silos }).some((t) => t.kind === 'entra')) {
     const { DefaultAzureCredential } = await import('@azure/identity');
     credential = new DefaultAzureCredential();
   }
-  const dbs = new SqlDatabases(settings.sql, credential);
+  const dbs = new SqlDatabases(sql, credential);
   const out: Record<string, MigrationReport[]> = {};
   const serviceMigrations = await loadServiceMigrations(services);
   try {

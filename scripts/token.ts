@@ -1,12 +1,12 @@
 /**
  * `npm run --silent token -- --sub <principal> [--admin] [--app]` prints a bearer token of the
  * local dev issuer, and nothing else, so it can be used as `$(npm run --silent token -- --sub me)`.
- * The app accepts it only with `AUTH_MODE=dev`, which settings refuse in Azure.
+ * The app accepts it only with `AUTH_MODE=dev` and `AUTH_DEV_ALLOW=local`, which settings refuse in Azure.
  *
  *   --sub <id>          the principal (`sub`), required
  *   --admin             carry the Platform.Admin role
  *   --app               a workload identity (agent, pipeline) instead of a person
- *   --aud <audience>    default AUTH_AUDIENCE, else api://runtime-platform
+ *   --aud <audience>    default the first of AUTH_AUDIENCE, else api://runtime-platform
  *   --expires <seconds> default 8 hours
  *   --key-file <path>   default AUTH_DEV_KEY_FILE, else .local/dev-issuer.jwk.json (created if missing)
  *
@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   const keys = await ensureDevIssuer(values['key-file'] ?? process.env.AUTH_DEV_KEY_FILE ?? '.local/dev-issuer.jwk.json');
   const token = await mintDevToken(keys, {
     subject,
-    audience: values.aud ?? process.env.AUTH_AUDIENCE ?? 'api://runtime-platform',
+    // AUTH_AUDIENCE may list several audiences; the first is the application id URI.
+    audience: values.aud ?? (process.env.AUTH_AUDIENCE?.split(',')[0]?.trim() || 'api://runtime-platform'),
     admin: values.admin,
     kind: values.app ? 'app' : 'user',
     expiresInSeconds,

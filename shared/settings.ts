@@ -17,12 +17,37 @@ const siloSchema = z.union([
   z.object({ host: z.string().min(1), database: z.string().min(1), port: z.number().int().optional() }).strict(),
 ]);
 
+/**
+ * Variables only an Azure host sets: App Service and every Functions plan (`WEBSITE_*`; the
+ * Functions host reserves `CONTAINER_NAME`), Container Apps, and any host with a managed
+ * identity (App Service, Functions, Container Apps and Container Instances set
+ * `IDENTITY_ENDPOINT`, older hosts and Cloud Shell `MSI_ENDPOINT`; AKS workload identity
+ * `AZURE_FEDERATED_TOKEN_FILE`). One of them present means "running in Azure": the dev issuer is
+ * refused there whatever else is set. An entry of two names counts when both are set.
+ */
+export const AZURE_HOST_MARKERS: readonly (string | readonly [string, string])[] = [
+  'WEBSITE_SITE_NAME',
+  'WEBSITE_INSTANCE_ID',
+  'WEBSITE_OWNER_NAME',
+  'WEBSITE_RESOURCE_GROUP',
+  'CONTAINER_APP_NAME',
+  'IDENTITY_ENDPOINT',
+  'MSI_ENDPOINT',
+  'AZURE_FEDERATED_TOKEN_FILE',
+  ['FUNCTIONS_EXTENSION_VERSION', 'CONTAINER_NAME'],
+];
+
+/** The Azure host markers present in `env` (empty when not running in Azure). */
+export function azureHostMarkers(env: Record<string, string | undefined>): string[] {
+  const set = (k: string) => (env[k] ?? '') !== '';
+  return AZURE_HOST_MARKERS.flatMap((m) => (typeof m === 'string' ? (set(m) ? [m] : []) : m.every(set) ? [m.join('+')] : []));
+}
+
+/** A Microsoft Entra application (client) id. */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const raw = z
   .object({
-    /** Set by App Service in Azure; its presence means "running in Azure". */
-    WEBSITE_INSTANCE_ID: z.string().optional(),
-    WEBSITE_SITE_NAME: z.string().optional(),
-
     // ---- PostgreSQL -------------------------------------------------------------------------
     /** Pooled database for the app (local/CI): `postgres://user@host:port/db`. */
     SQL_CONNECTION_STRING: z.string().url().optional(),
@@ -41,8 +66,13 @@ const raw = z
     // ---- Authentication -----------------------------------------------------------------------
     /** `entra` in Azure; `dev` accepts tokens of the local dev issuer (never in Azure). */
     AUTH_MODE: z.enum(['entra', 'dev']).default('entra'),
+    /** The local opt-in `AUTH_MODE=dev` needs: exactly `local`. Never set in Azure (refused there). */
+    AUTH_DEV_ALLOW: z.enum(['local'], { message: "AUTH_DEV_ALLOW must be 'local' or unset" }).optional(),
     AUTH_ISSUER: z.string().optional(),
+    /** Accepted `aud` values, comma-separated: the application id URI (v1 tokens) first. */
     AUTH_AUDIENCE: z.string().default('api://runtime-platform'),
+    /** The API application's client id: the `aud` of Entra v2.0 access tokens. */
+    AUTH_CLIENT_ID: z.string().regex(GUID, { message: 'AUTH_CLIENT_ID must be an application (client) id, a GUID' }).optional(),
     AUTH_JWKS_URI: z.string().url().optional(),
     /** Path of the dev issuer's key file (created by the local stack). */
     AUTH_DEV_KEY_FILE: z.string().default('.local/dev-issuer.jwk.json'),
@@ -81,6 +111,7 @@ const raw = z
 
 /** Validated settings, typed. */
 export interface Settings {
+  /** True when one of {@link AZURE_HOST_MARKERS} is set. */
   inAzure: boolean;
   sql: {
     /** A connection string, or Entra ID token auth against host/database/user. */
@@ -92,7 +123,10 @@ export interface Settings {
   auth: {
     mode: 'entra' | 'dev';
     issuer: string | undefined;
+    /** The first of `AUTH_AUDIENCE` (the application id URI): the audience dev tokens are minted for. */
     audience: string;
+    /** Every `aud` a token may carry: `AUTH_AUDIENCE`'s entries and `AUTH_CLIENT_ID`. */
+    audiences: string[];
     jwksUri: string | undefined;
     devKeyFile: string;
     platformAdmins: string[];
@@ -124,50 +158,37 @@ export class SettingsError extends Error {
 
 /** Parses an environment (default: `process.env`) into {@link Settings}. Throws {@link SettingsError}. */
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const parsed = raw.safeParse(stripEmpty(env));
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new SettingsError(`Invalid settings:\n  ${lines.join('\n  ')}`);
-  }
-  const e = parsed.data;
-  const inAzure = Boolean(e.WEBSITE_INSTANCE_ID || e.WEBSITE_SITE_NAME);
+  const e = parse(env);
+  const markers = azureHostMarkers(env);
+  const inAzure = markers.length > 0;
   const problems: string[] = [];
 
-  if (inAzure && e.AUTH_MODE === 'dev') {
-    problems.push('AUTH_MODE: the dev issuer is never accepted when running in Azure');
+  if (e.AUTH_MODE === 'dev' && inAzure) {
+    problems.push(`AUTH_MODE: the dev issuer is never accepted when running in Azure (${markers.join(', ')} set)`);
+  } else if (e.AUTH_MODE === 'dev' && e.AUTH_DEV_ALLOW !== 'local') {
+    problems.push('AUTH_MODE=dev needs the local opt-in AUTH_DEV_ALLOW=local (the local stack and the tests set it)');
+  }
+  if (e.AUTH_DEV_ALLOW !== undefined && inAzure) {
+    problems.push(`AUTH_DEV_ALLOW: must not be set when running in Azure (${markers.join(', ')} set)`);
   }
   if (e.AUTH_MODE === 'entra' && (!e.AUTH_ISSUER || !e.AUTH_JWKS_URI)) {
     problems.push('AUTH_ISSUER and AUTH_JWKS_URI are required when AUTH_MODE=entra');
   }
+  const uris = e.AUTH_AUDIENCE.split(',').map((a) => a.trim()).filter(Boolean);
+  if (uris.length === 0) problems.push('AUTH_AUDIENCE: at least one audience is required');
+  const audiences = [...new Set([...uris, ...(e.AUTH_CLIENT_ID ? [e.AUTH_CLIENT_ID] : [])])];
 
-  let pooled: SqlTarget | undefined;
-  if (e.SQL_CONNECTION_STRING) pooled = { kind: 'url', url: e.SQL_CONNECTION_STRING };
-  else if (e.SQL_HOST && e.SQL_USER) {
-    pooled = { kind: 'entra', host: e.SQL_HOST, port: e.SQL_PORT, database: e.SQL_DATABASE, user: e.SQL_USER, ssl: e.SQL_SSL };
-  } else problems.push('SQL_CONNECTION_STRING (or SQL_HOST and SQL_USER) is required');
-
-  const silos: Record<string, SqlTarget> = {};
-  try {
-    const obj = z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), siloSchema).parse(JSON.parse(e.SQL_SILOS));
-    for (const [name, s] of Object.entries(obj)) {
-      silos[name] =
-        typeof s === 'string'
-          ? { kind: 'url', url: s }
-          : { kind: 'entra', host: s.host, port: s.port ?? e.SQL_PORT, database: s.database, user: e.SQL_USER ?? '', ssl: e.SQL_SSL };
-    }
-  } catch {
-    problems.push('SQL_SILOS: must be a JSON object of silo name -> connection string or {host, database}');
-  }
-
-  if (problems.length > 0 || !pooled) throw new SettingsError(`Invalid settings:\n  ${problems.join('\n  ')}`);
+  const sql = sqlSettings(e, problems);
+  if (problems.length > 0 || !sql) throw new SettingsError(`Invalid settings:\n  ${problems.join('\n  ')}`);
 
   return {
     inAzure,
-    sql: { pooled, silos, poolMax: e.SQL_POOL_MAX, statementTimeoutMs: e.SQL_STATEMENT_TIMEOUT_MS },
+    sql,
     auth: {
       mode: e.AUTH_MODE,
       issuer: e.AUTH_ISSUER,
-      audience: e.AUTH_AUDIENCE,
+      audience: uris[0] ?? '',
+      audiences,
       jwksUri: e.AUTH_JWKS_URI,
       devKeyFile: e.AUTH_DEV_KEY_FILE,
       platformAdmins: e.AUTH_PLATFORM_ADMINS.split(',').map((s) => s.trim()).filter(Boolean),
@@ -186,6 +207,50 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     tenantCacheTtlMs: e.TENANT_CACHE_TTL_MS,
     durableTaskHub: e.DURABLE_TASK_HUB,
   };
+}
+
+/**
+ * Only the PostgreSQL settings, for tools that reach the databases but serve no requests (the
+ * migrate command): authentication settings are neither needed nor checked.
+ */
+export function loadSqlSettings(env: Record<string, string | undefined> = process.env): Settings['sql'] {
+  const problems: string[] = [];
+  const sql = sqlSettings(parse(env), problems);
+  if (problems.length > 0 || !sql) throw new SettingsError(`Invalid settings:\n  ${problems.join('\n  ')}`);
+  return sql;
+}
+
+type RawSettings = z.output<typeof raw>;
+
+function parse(env: Record<string, string | undefined>): RawSettings {
+  const parsed = raw.safeParse(stripEmpty(env));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new SettingsError(`Invalid settings:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+function sqlSettings(e: RawSettings, problems: string[]): Settings['sql'] | undefined {
+  let pooled: SqlTarget | undefined;
+  if (e.SQL_CONNECTION_STRING) pooled = { kind: 'url', url: e.SQL_CONNECTION_STRING };
+  else if (e.SQL_HOST && e.SQL_USER) {
+    pooled = { kind: 'entra', host: e.SQL_HOST, port: e.SQL_PORT, database: e.SQL_DATABASE, user: e.SQL_USER, ssl: e.SQL_SSL };
+  } else problems.push('SQL_CONNECTION_STRING (or SQL_HOST and SQL_USER) is required');
+
+  const silos: Record<string, SqlTarget> = {};
+  try {
+    const obj = z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), siloSchema).parse(JSON.parse(e.SQL_SILOS));
+    for (const [name, s] of Object.entries(obj)) {
+      silos[name] =
+        typeof s === 'string'
+          ? { kind: 'url', url: s }
+          : { kind: 'entra', host: s.host, port: s.port ?? e.SQL_PORT, database: s.database, user: e.SQL_USER ?? '', ssl: e.SQL_SSL };
+    }
+  } catch {
+    problems.push('SQL_SILOS: must be a JSON object of silo name -> connection string or {host, database}');
+  }
+  return pooled ? { pooled, silos, poolMax: e.SQL_POOL_MAX, statementTimeoutMs: e.SQL_STATEMENT_TIMEOUT_MS } : undefined;
 }
 
 function stripEmpty(env: Record<string, string | undefined>): Record<string, string> {

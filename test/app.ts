@@ -92,6 +92,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     SQL_SILOS: JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, v.url]))),
     SQL_POOL_MAX: '8',
     AUTH_MODE: 'dev',
+    AUTH_DEV_ALLOW: 'local',
     AUTH_DEV_KEY_FILE: keyFile,
     TENANT_CACHE_TTL_MS: '0',
     ...opts.env,

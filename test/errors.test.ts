@@ -16,7 +16,7 @@ afterAll(() => t?.close());
 describe('error model', () => {
   it('answers 503 with Retry-After when the database is down', async () => {
     // Same app, but its database is a port nothing listens on.
-    const env = { SQL_CONNECTION_STRING: 'postgres://postgres@127.0.0.1:1/none', AUTH_MODE: 'dev', AUTH_DEV_KEY_FILE: t.kernel.settings.auth.devKeyFile };
+    const env = { SQL_CONNECTION_STRING: 'postgres://postgres@127.0.0.1:1/none', AUTH_MODE: 'dev', AUTH_DEV_ALLOW: 'local', AUTH_DEV_KEY_FILE: t.kernel.settings.auth.devKeyFile };
     const kernel = createKernel(loadSettings(env));
     const registrar = new Registrar((r) => composeApp(kernel, r, services));
     registerAll(registrar);

@@ -116,6 +116,71 @@ describe('row-level security', () => {
   });
 });
 
+describe('the principal scope (routes that are not tenant-scoped)', () => {
+  const pooled = { model: 'pooled' } as const;
+  const inPrincipal = <T>(principal: string, fn: Parameters<typeof inScope<unknown, T>>[3]) =>
+    inScope(t.kernel.sql.forPlacement(pooled), { principal, placement: pooled }, tenantsSql(), fn);
+
+  it("shows a principal its own memberships and the tenants they name, and nothing else", async () => {
+    const seen = await inPrincipal('bob', async (trx) => ({
+      tenants: (await sql<{ tenant_id: string }>`select tenant_id from tenants order by 1`.execute(trx)).rows.map((r) => r.tenant_id),
+      members: (await sql<{ tenant_id: string; principal_id: string }>`select tenant_id, principal_id from members order by 1, 2`.execute(trx)).rows,
+      outbox: (await sql<{ n: number }>`select count(*)::int as n from outbox`.execute(trx)).rows[0]?.n,
+    }));
+    expect(seen.tenants).toEqual(['tenant-b']);
+    // Its own membership row only: not the other members of its tenant.
+    expect(seen.members).toEqual([{ tenant_id: 'tenant-b', principal_id: 'bob' }]);
+    const stored = await sql<{ n: number }>`select count(*)::int as n from tenants.outbox`.execute(t.owner.forPlacement(pooled));
+    expect(stored.rows[0]?.n).toBeGreaterThan(0);
+    expect(seen.outbox).toBe(0);
+    for (const nobody of ['', 'stranger']) {
+      const none = await inPrincipal(nobody, async (trx) => [
+        (await sql<{ n: number }>`select count(*)::int as n from tenants`.execute(trx)).rows[0]?.n,
+        (await sql<{ n: number }>`select count(*)::int as n from members`.execute(trx)).rows[0]?.n,
+      ]);
+      expect(none, `principal '${nobody}'`).toEqual([0, 0]);
+    }
+  });
+
+  it('admits no write, not even to the principal\'s own rows', async () => {
+    await expect(
+      inPrincipal('bob', (trx) => sql`insert into members (tenant_id, principal_id, role) values ('tenant-b', 'mallory', 'admin')`.execute(trx)),
+    ).rejects.toMatchObject({ code: '42501' });
+    const changed = await inPrincipal('bob-reader', async (trx) => [
+      Number((await sql`update members set role = 'admin' where principal_id = 'bob-reader'`.execute(trx)).numAffectedRows),
+      Number((await sql`update tenants set display_name = 'x'`.execute(trx)).numAffectedRows),
+      Number((await sql`delete from members`.execute(trx)).numAffectedRows),
+    ]);
+    expect(changed).toEqual([0, 0, 0]);
+  });
+
+  it('is where authenticated and anonymous routes run; only platform-admin routes see every tenant', async () => {
+    const probe = (name: string, access: Parameters<typeof route>[0]['access']) => {
+      t.app.routes.add(name, 'GET', `test-scope/${name}`, route({
+        summary: 'test only',
+        tags: ['test'],
+        access,
+        responses: { 200: { description: 'ok' } },
+        handler: async (ctx) => {
+          const rows = await ctx.tx(tenantsSql(), (trx) => sql<{ tenant_id: string }>`select tenant_id from tenants order by 1`.execute(trx));
+          return { status: 200, body: rows.rows.map((r) => r.tenant_id) };
+        },
+      }));
+      return `test-scope/${name}`;
+    };
+    const authenticated = probe('testScopeAuthenticated', { authenticated: true });
+    const anonymous = probe('testScopeAnonymous', { anonymous: true });
+    const admin = probe('testScopePlatformAdmin', { platformAdmin: true });
+    const root = await t.token('platform-admin', { admin: true });
+    expect((await t.call('GET', authenticated, { token: await t.token('alice') })).body).toEqual(['tenant-a']);
+    expect((await t.call('GET', authenticated, { token: await t.token('stranger') })).body).toEqual([]);
+    // A platform admin on a route that did not ask for the platform scope sees its memberships only.
+    expect((await t.call('GET', authenticated, { token: root })).body).toEqual([]);
+    expect((await t.call('GET', anonymous, {})).body).toEqual([]);
+    expect((await t.call('GET', admin, { token: root })).body).toEqual(['tenant-a', 'tenant-b', 'tenant-s']);
+  });
+});
+
 describe('siloed tenants', () => {
   it("routes a siloed tenant's transactions to its own database only", async () => {
     const sue = await t.token('sue');

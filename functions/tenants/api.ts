@@ -36,7 +36,10 @@ const MAX_CACHE_ENTRIES = 10_000;
 /**
  * Builds the service. Access answers are cached per (principal, tenant) for `TENANT_CACHE_TTL_MS`
  * (default 5 s): a removed member or a suspension is seen by every instance within that time, and
- * at once by the instance that made the change.
+ * at once by the instance that made the change. `resolve(…, { fresh: true })` reads the database
+ * (and refreshes the entry): routes that change access ask that way, so a member removed on one
+ * instance can read on another for at most the TTL, but never use its stale access to change
+ * memberships or roles.
  */
 export function createTenants(kernel: Kernel, quotaCatalog: QuotaCatalog): TenantsInstance {
   const schemas = tenantSchemas(quotaCatalog);
@@ -52,11 +55,11 @@ export function createTenants(kernel: Kernel, quotaCatalog: QuotaCatalog): Tenan
 
   const api: TenantsApi = {
     quotas: schemas,
-    async resolve(principal, tenantId) {
+    async resolve(principal, tenantId, opts) {
       if (ttl === 0) return load(principal, tenantId);
       const key = `${tenantId}\u0001${principal.id}\u0001${principal.isPlatformAdmin ? 1 : 0}`;
       const now = Date.now();
-      const hit = cache.get(key);
+      const hit = opts?.fresh ? undefined : cache.get(key);
       if (hit && hit.expires > now) return hit.value;
       const value = await load(principal, tenantId);
       if (cache.size >= MAX_CACHE_ENTRIES) cache.clear();

@@ -39,19 +39,23 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
     },
   });
 
+  // Members see the tenants they belong to, with their role; platform admins see every tenant.
+  // Members run in the principal scope, which admits only their own memberships and those
+  // tenants; platform admins run in the platform scope (`platformAdminsSeeAll`).
   const list = route({
-    summary: 'List tenants',
+    summary: "List the caller's tenants (every tenant for platform admins)",
     tags: TAGS,
-    access: { platformAdmin: true },
+    access: { authenticated: true, platformAdminsSeeAll: true },
     query: schemas.ListTenantsQuery,
     paged: true,
-    responses: { 200: { description: 'A page of tenants', schema: s.TenantList } },
+    responses: { 200: { description: "A page of tenants, in id order, with the caller's role in each", schema: s.TenantList } },
     handler: async (ctx) => {
       const after = decodeCursor(ctx.query.skipToken, z.string());
-      const rows = await ctx.read(TENANTS_SQL, (db) =>
-        store.selectTenants(db, { limit: ctx.pageSize + 1, ...(after !== undefined ? { after } : {}), status: ctx.query.status }),
-      );
-      return { status: 200, body: ctx.page(rows, (r) => r.tenant_id, tenantDto) };
+      const page = { limit: ctx.pageSize + 1, after, status: ctx.query.status };
+      const rows: (store.TenantRow & { role: store.MemberRow['role'] })[] = ctx.principal.isPlatformAdmin
+        ? (await ctx.read(TENANTS_SQL, (db) => store.selectTenants(db, page))).map((r) => ({ ...r, role: 'admin' as const }))
+        : await ctx.read(TENANTS_SQL, (db) => store.selectTenantsOfPrincipal(db, ctx.principal.id, page));
+      return { status: 200, body: ctx.page(rows, (r) => r.tenant_id, (r) => ({ ...tenantDto(r), role: r.role })) };
     },
   });
 
@@ -100,13 +104,14 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
   const putMember = route({
     summary: "Grant or change a member's role (If-Match: * only changes, If-None-Match: * only adds)",
     tags: TAGS,
-    access: { tenantRole: 'admin' },
+    // Changes who may do what: the caller's access is read afresh, never from the cache.
+    access: { tenantRole: 'admin', fresh: true },
     params: schemas.MemberParams,
     body: { schema: schemas.PutMember, example: { role: 'operator' } },
     responses: { 200: { description: 'Role changed', schema: schemas.Member }, 201: { description: 'Member added', schema: schemas.Member } },
     handler: async (ctx) => {
       const { tenantId, principalId } = ctx.params;
-      const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch, ctx.ifNoneMatch));
+      const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch, ctx.ifNoneMatch, ctx.principal));
       api.invalidate(tenantId);
       return { status: row.created ? 201 : 200, body: toMemberDto(row), etag: row.etag };
     },
@@ -115,12 +120,12 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
   const deleteMember = route({
     summary: 'Remove a member',
     tags: TAGS,
-    access: { tenantRole: 'admin' },
+    access: { tenantRole: 'admin', fresh: true },
     params: schemas.MemberParams,
     responses: { 204: { description: 'Removed (or was not a member)' } },
     handler: async (ctx) => {
       const { tenantId, principalId } = ctx.params;
-      await ctx.tx(TENANTS_SQL, (trx) => removeMember(trx, tenantId, principalId, ctx.ifMatch));
+      await ctx.tx(TENANTS_SQL, (trx) => removeMember(trx, tenantId, principalId, ctx.ifMatch, ctx.principal));
       api.invalidate(tenantId);
       return { status: 204 };
     },

@@ -4,12 +4,12 @@
  *
  * <!-- functions:tenants -->
  *   POST    /api/tenants                                   tenantCreate        platform admin
- *   GET     /api/tenants                                   tenantList          platform admin
+ *   GET     /api/tenants                                   tenantList          any caller: its own tenants (platform admins: all)
  *   GET     /api/tenants/{tenantId}                        tenantGet           tenant reader
  *   PATCH   /api/tenants/{tenantId}                        tenantPatch         platform admin
  *   GET     /api/tenants/{tenantId}/members                tenantMemberList    tenant admin
- *   PUT     /api/tenants/{tenantId}/members/{principalId}  tenantMemberPut     tenant admin
- *   DELETE  /api/tenants/{tenantId}/members/{principalId}  tenantMemberDelete  tenant admin
+ *   PUT     /api/tenants/{tenantId}/members/{principalId}  tenantMemberPut     tenant admin (checked fresh)
+ *   DELETE  /api/tenants/{tenantId}/members/{principalId}  tenantMemberDelete  tenant admin (checked fresh)
  * <!-- /functions -->
  */
 import { defineService, lazyRoutes } from '../../shared/service.js';

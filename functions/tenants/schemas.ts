@@ -50,7 +50,10 @@ export function tenantSchemas(catalog: QuotaCatalog) {
   const Tenant = z
     .object({ id: TenantId, displayName: z.string(), isolation: Isolation, status: TenantStatus, quotas: Quotas, createdAt: z.string(), updatedAt: z.string(), etag: z.string() })
     .openapi('Tenant');
-  return { Quotas, defaults, CreateTenant, PatchTenant, Tenant, TenantList: listOf(Tenant, 'TenantList') };
+  const TenantListItem = Tenant.extend({
+    role: TenantRole.openapi({ description: "The caller's role in the tenant; platform admins act as, and are shown as, admin in every tenant" }),
+  }).openapi('TenantListItem');
+  return { Quotas, defaults, CreateTenant, PatchTenant, Tenant, TenantList: listOf(TenantListItem, 'TenantList') };
 }
 
 export type TenantSchemas = ReturnType<typeof tenantSchemas>;

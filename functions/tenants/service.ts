@@ -1,5 +1,5 @@
 /** Tenant rules: creation, updates, memberships, and the access check every service relies on. */
-import { conflict, invalid, notFound, preconditionFailed } from '../../shared/errors.js';
+import { conflict, DomainError, invalid, notFound, preconditionFailed } from '../../shared/errors.js';
 import { checkAbsent, checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
 import type { TenantAccess } from '../../shared/http/route.js';
 import type { Principal } from '../../shared/auth/authenticate.js';
@@ -76,15 +76,46 @@ export async function patchTenant(
   return row;
 }
 
-/** Grants or changes a member's role. Demoting the last admin is refused so the tenant stays manageable. */
+/** Who is changing a tenant's members: checked again under the tenant's lock. */
+export interface Actor {
+  id: string;
+  isPlatformAdmin: boolean;
+}
+
+/**
+ * Starts a membership change of `tenantId`: locks the tenant's row for the rest of the
+ * transaction (so the membership changes of one tenant run one at a time, each reading what the
+ * one before it committed), then checks afresh, under that lock, that `actor` may still change
+ * members: a platform admin, or an admin of an active tenant. The pipeline has checked this
+ * before the transaction (`fresh`); checking again here closes the gap between that check and the
+ * write, in which a concurrent request may have removed or demoted the actor.
+ */
+async function beginMembershipChange(trx: store.Tx, tenantId: string, actor: Actor): Promise<void> {
+  const tenant = await store.lockTenant(trx, tenantId);
+  if (!tenant) throw notFound(`Tenant '${tenantId}'`, 'tenantId');
+  if (actor.isPlatformAdmin) return;
+  const me = await store.getMember(trx, tenantId, actor.id);
+  // As in the pipeline: a tenant one is not a member of looks like one that does not exist.
+  if (!me) throw notFound(`Tenant '${tenantId}'`, 'tenantId');
+  if (me.role !== 'admin') throw new DomainError('Forbidden', "This operation needs the 'admin' role in the tenant.");
+  if (tenant.status === 'suspended') throw new DomainError('TenantSuspended', 'The tenant is suspended; only reads are allowed.');
+}
+
+/**
+ * Grants or changes a member's role. Demoting the last admin is refused so the tenant stays
+ * manageable. Runs under the tenant's lock: the If-Match check, the last-admin count and the
+ * write see one consistent state, and the write is conditional on the version read.
+ */
 export async function setMember(
   trx: store.Tx,
   tenantId: string,
   principalId: string,
   role: store.MemberRow['role'],
   expectedEtag: EtagCondition | undefined,
-  ifNoneMatch?: EtagCondition,
+  ifNoneMatch: EtagCondition | undefined,
+  actor: Actor,
 ): Promise<store.MemberRow & { created: boolean }> {
+  await beginMembershipChange(trx, tenantId, actor);
   const current = await store.getMember(trx, tenantId, principalId);
   // If-Match: * means "only if it exists"; If-None-Match: * means "only if it does not".
   checkEtag(expectedEtag, current?.etag);
@@ -92,13 +123,19 @@ export async function setMember(
   if (current?.role === 'admin' && role !== 'admin' && (await store.countAdmins(trx, tenantId)) <= 1) {
     throw conflict('The last admin of a tenant cannot be demoted; add another admin first.', 'role');
   }
-  const row = await store.upsertMember(trx, tenantId, principalId, role);
+  const row = current ? await store.updateMemberRole(trx, tenantId, principalId, role, current.etag) : await store.insertMember(trx, tenantId, principalId, role);
+  // Cannot happen under the lock; if a writer ever bypasses it, refuse rather than overwrite.
+  if (!row) throw concurrentlyChanged('member');
   await emit(trx, tenantId, { type: 'TenantMemberSet', subject: `tenants/${tenantId}/members/${principalId}`, data: { role } });
-  return row;
+  return { ...row, created: !current };
 }
 
-/** Removes a member (idempotent: removing a non-member is a 204 too, unless If-Match names a version). */
-export async function removeMember(trx: store.Tx, tenantId: string, principalId: string, expectedEtag: EtagCondition | undefined): Promise<void> {
+/**
+ * Removes a member (idempotent: removing a non-member is a 204 too, unless If-Match names a
+ * version). Runs under the tenant's lock, like {@link setMember}.
+ */
+export async function removeMember(trx: store.Tx, tenantId: string, principalId: string, expectedEtag: EtagCondition | undefined, actor: Actor): Promise<void> {
+  await beginMembershipChange(trx, tenantId, actor);
   const current = await store.getMember(trx, tenantId, principalId);
   if (!current) {
     if (expectedEtag !== undefined) throw preconditionFailed('The member does not exist.');
@@ -108,7 +145,7 @@ export async function removeMember(trx: store.Tx, tenantId: string, principalId:
   if (current.role === 'admin' && (await store.countAdmins(trx, tenantId)) <= 1) {
     throw conflict('The last admin of a tenant cannot be removed; add another admin first.', 'principalId');
   }
-  await store.deleteMember(trx, tenantId, principalId, current.etag);
+  if ((await store.deleteMember(trx, tenantId, principalId, current.etag)) !== 1) throw concurrentlyChanged('member');
   await emit(trx, tenantId, { type: 'TenantMemberRemoved', subject: `tenants/${tenantId}/members/${principalId}`, data: {} });
 }
 

@@ -63,11 +63,46 @@ export function selectTenantWithRole(db: Q, tenantId: string, principalId: strin
     .where('t.tenant_id', '=', tenantId);
 }
 
-export function selectTenants(db: Q, opts: { after?: string; limit: number; status?: TenantRow['status'] | undefined }) {
+/** Options of a keyset page of tenants, in `tenant_id` order. */
+export interface TenantPage {
+  after?: string | undefined;
+  limit: number;
+  status?: TenantRow['status'] | undefined;
+}
+
+/** Every tenant the scope admits (the platform scope: all of them). */
+export function selectTenants(db: Q, opts: TenantPage) {
   let q = db.selectFrom('tenants').selectAll().orderBy('tenant_id').limit(opts.limit);
   if (opts.after !== undefined) q = q.where('tenant_id', '>', opts.after);
   if (opts.status) q = q.where('status', '=', opts.status);
   return q;
+}
+
+/**
+ * The tenants `principalId` is a member of, with its role in each. Meant for the principal scope,
+ * whose policies admit exactly these rows; the join on the principal says the same in the query.
+ */
+export function selectTenantsOfPrincipal(db: Q, principalId: string, opts: TenantPage) {
+  let q = db
+    .selectFrom('members as m')
+    .innerJoin('tenants as t', 't.tenant_id', 'm.tenant_id')
+    .selectAll('t')
+    .select('m.role')
+    .where('m.principal_id', '=', principalId)
+    .orderBy('t.tenant_id')
+    .limit(opts.limit);
+  if (opts.after !== undefined) q = q.where('t.tenant_id', '>', opts.after);
+  if (opts.status) q = q.where('t.status', '=', opts.status);
+  return q;
+}
+
+/**
+ * Locks the tenant's row until the transaction ends (`for update`) and returns it. Every
+ * membership change takes this lock first, so the changes of one tenant run one at a time and
+ * each reads what the previous one committed.
+ */
+export async function lockTenant(trx: Tx, tenantId: string): Promise<Pick<TenantRow, 'tenant_id' | 'status'> | undefined> {
+  return trx.selectFrom('tenants').select(['tenant_id', 'status']).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
 }
 
 /** Updates only when `expectedEtag` (if given) still matches; returns the new row or undefined. */
@@ -90,17 +125,32 @@ export async function updateTenant(
   return q.returningAll().executeTakeFirst();
 }
 
-export async function upsertMember(trx: Tx, tenantId: string, principalId: string, role: MemberRow['role']): Promise<MemberRow & { created: boolean }> {
-  const row = await trx
+/** Adds a member; undefined when the row exists already (someone else added it). */
+export async function insertMember(trx: Tx, tenantId: string, principalId: string, role: MemberRow['role']): Promise<MemberRow | undefined> {
+  return trx
     .insertInto('members')
     .values({ tenant_id: tenantId, principal_id: principalId, role })
-    .onConflict((oc) =>
-      oc.columns(['tenant_id', 'principal_id']).doUpdateSet({ role, etag: sql`gen_random_uuid()`, updated_at: sql`now()` }),
-    )
+    .onConflict((oc) => oc.columns(['tenant_id', 'principal_id']).doNothing())
     .returningAll()
-    .returning(sql<boolean>`(xmax = 0)`.as('created'))
-    .executeTakeFirstOrThrow();
-  return row;
+    .executeTakeFirst();
+}
+
+/** Changes a member's role only if its row is still at `expectedEtag`; undefined otherwise. */
+export async function updateMemberRole(
+  trx: Tx,
+  tenantId: string,
+  principalId: string,
+  role: MemberRow['role'],
+  expectedEtag: string,
+): Promise<MemberRow | undefined> {
+  return trx
+    .updateTable('members')
+    .set({ role, etag: sql`gen_random_uuid()`, updated_at: sql`now()` })
+    .where('tenant_id', '=', tenantId)
+    .where('principal_id', '=', principalId)
+    .where(sql`etag::text`, '=', expectedEtag)
+    .returningAll()
+    .executeTakeFirst();
 }
 
 export async function getMember(trx: Tx, tenantId: string, principalId: string): Promise<MemberRow | undefined> {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../test/app.js';
 
@@ -116,6 +117,86 @@ describe('tenants', () => {
     const bad = await t.call('GET', 'tenants', { token: 'abc.def.ghi' });
     expect(bad.status).toBe(401);
     const user = await t.token('someone');
-    expect((await t.call('GET', 'tenants', { token: user })).status).toBe(403);
+    expect((await t.call('POST', 'tenants', { token: user, body: { id: 'nope', displayName: 'Nope' } })).status).toBe(403);
+  });
+});
+
+describe("listing one's own tenants", () => {
+  /** Every page of `GET /api/tenants` as `token`, following nextLink; the items and the page sizes. */
+  async function listAll(token: string, query = '') {
+    const items: { id: string; role: string }[] = [];
+    const sizes: number[] = [];
+    let path: string | undefined = `tenants${query}`;
+    while (path) {
+      const r = await t.call('GET', path, { token });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      items.push(...r.body.value);
+      sizes.push(r.body.value.length);
+      path = r.body.nextLink ? new URL(r.body.nextLink).pathname.replace('/api/', '') + new URL(r.body.nextLink).search : undefined;
+    }
+    return { items, sizes };
+  }
+
+  beforeAll(async () => {
+    await t.createTenant('own-a', 'olga');
+    await t.createTenant('own-b', 'boris');
+    await t.createTenant('own-c', 'carl');
+    await t.addMember('own-b', 'olga', 'reader');
+    await t.addMember('own-b', 'mo', 'operator');
+    for (const id of ['many-1', 'many-2', 'many-3', 'many-4', 'many-5']) {
+      await t.createTenant(id, 'pat');
+    }
+  });
+
+  it('shows a member of A and B exactly A and B, with its role in each', async () => {
+    const { items } = await listAll(await t.token('olga'));
+    expect(items.map((x) => [x.id, x.role])).toEqual([
+      ['own-a', 'admin'],
+      ['own-b', 'reader'],
+    ]);
+    expect(items[0]).toMatchObject({ id: 'own-a', displayName: 'own-a', isolation: { model: 'pooled' }, status: 'active' });
+    expect((await listAll(await t.token('mo'))).items.map((x) => [x.id, x.role])).toEqual([['own-b', 'operator']]);
+  });
+
+  it('shows a stranger no tenant', async () => {
+    const r = await t.call('GET', 'tenants', { token: await t.token('stranger') });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ value: [] });
+    // An app-only (workload) identity without memberships likewise.
+    expect((await t.call('GET', 'tenants', { token: await t.token('agent-1', { kind: 'app' }) })).body).toEqual({ value: [] });
+  });
+
+  it('shows a platform admin every tenant, as admin', async () => {
+    const stored = await sql<{ tenant_id: string }>`select tenant_id from tenants.tenants order by tenant_id`.execute(t.owner.forPlacement({ model: 'pooled' }));
+    const { items } = await listAll(root, '?maxpagesize=7');
+    expect(items.map((x) => x.id)).toEqual(stored.rows.map((r) => r.tenant_id));
+    expect(new Set(items.map((x) => x.role))).toEqual(new Set(['admin']));
+  });
+
+  it('pages a member through its tenants only, at and across page boundaries', async () => {
+    const pat = await t.token('pat');
+    const all = ['many-1', 'many-2', 'many-3', 'many-4', 'many-5'];
+    const two = await listAll(pat, '?maxpagesize=2');
+    expect(two.items.map((x) => x.id)).toEqual(all);
+    expect(two.sizes).toEqual([2, 2, 1]);
+    // Five on pages of five: one page, and no nextLink pointing at an empty one.
+    expect((await listAll(pat, '?maxpagesize=5')).sizes).toEqual([5]);
+    expect((await listAll(pat, '?maxpagesize=1')).sizes).toEqual([1, 1, 1, 1, 1]);
+    // A cursor before every tenant, or another caller's cursor, still shows only the caller's tenants.
+    const forged = Buffer.from(JSON.stringify('')).toString('base64url');
+    expect((await t.call('GET', `tenants?skipToken=${forged}`, { token: pat })).body.value.map((x: { id: string }) => x.id)).toEqual(all);
+    const first = await t.call('GET', 'tenants?maxpagesize=1', { token: pat });
+    const patsCursor = new URL(first.body.nextLink).searchParams.get('skipToken')!;
+    const olga = await t.call('GET', `tenants?skipToken=${patsCursor}`, { token: await t.token('olga') });
+    expect(olga.body.value.map((x: { id: string }) => x.id)).toEqual(['own-a', 'own-b']);
+  });
+
+  it('filters by status, and drops a tenant once the caller is removed from it', async () => {
+    expect((await t.call('PATCH', 'tenants/many-3', { token: root, body: { status: 'suspended' } })).status).toBe(200);
+    const pat = await t.token('pat');
+    expect((await listAll(pat, '?status=suspended')).items.map((x) => x.id)).toEqual(['many-3']);
+    expect((await listAll(pat, '?status=active')).items.map((x) => x.id)).toEqual(['many-1', 'many-2', 'many-4', 'many-5']);
+    expect((await t.call('DELETE', 'tenants/own-b/members/olga', { token: await t.token('boris') })).status).toBe(204);
+    expect((await listAll(await t.token('olga'))).items.map((x) => x.id)).toEqual(['own-a']);
   });
 });

@@ -22,8 +22,13 @@ export interface PlatformConfig {
   tags: Record<string, string>;
   logRetentionDays: number;
   auth: {
-    /** The API's application id URI: the `aud` the app accepts. */
+    /** The API's application id URI: the `aud` of v1.0 tokens requested for it. */
     audience: string;
+    /**
+     * The API application's client id: the `aud` of v2.0 tokens (the issuer the app is given is
+     * the v2.0 one). Without it only tokens whose `aud` is `audience` are accepted.
+     */
+    clientId: string | undefined;
     /** Principal ids (`oid`) that are platform admins. */
     platformAdmins: string[];
   };
@@ -62,6 +67,9 @@ export interface PlatformConfig {
 /** Bounds of `functionAppConfig.scaleAndConcurrency.maximumInstanceCount` on Flex Consumption. */
 export const FLEX_MAX_INSTANCES = { min: 1, max: 1000 } as const;
 
+/** An application (client) id, as shared/settings.ts checks AUTH_CLIENT_ID. */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** A silo name is also a SQL_SILOS key: the same rule as shared/settings.ts. */
 const SILO_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -80,6 +88,8 @@ export function readConfig(): PlatformConfig {
     if (!SILO_NAME.test(silo)) throw new Error(`siloDatabases: "${silo}" must match ${SILO_NAME}`);
   }
   const extraAdmins = cfg.getObject<EntraPrincipal[]>('postgresExtraAdmins') ?? [];
+  const clientId = cfg.get('authClientId');
+  if (clientId !== undefined && !GUID.test(clientId)) throw new Error(`authClientId: "${clientId}" must be an application (client) id, a GUID`);
   return {
     environment,
     location,
@@ -88,6 +98,7 @@ export function readConfig(): PlatformConfig {
     logRetentionDays: cfg.getNumber('logRetentionDays', { min: 30, max: 730 }) ?? 30,
     auth: {
       audience: cfg.get('authAudience') ?? 'api://runtime-platform',
+      clientId,
       platformAdmins: cfg.getObject<string[]>('platformAdmins') ?? [],
     },
     postgres: {

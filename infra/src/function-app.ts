@@ -40,19 +40,24 @@ export interface AppSettingInputs {
 
 /** The app's settings: the names shared/settings.ts reads, plus the host's identity-based storage. */
 export function appSettings(config: PlatformConfig, v: AppSettingInputs): Record<string, pulumi.Input<string>> {
+  if (!config.auth.clientId) {
+    void pulumi.log.warn('authClientId is not set: the app accepts only tokens whose aud is authAudience, so Entra v2.0 tokens (aud = client id) are refused');
+  }
   const silos = pulumi.output(v.postgresHost).apply((host) =>
     JSON.stringify(Object.fromEntries(config.postgres.silos.map((s) => [s, { host, database: siloDatabaseName(s) }]))),
   );
-  return {
+  return entraOnly({
     // Functions host: storage, Durable Functions task hub and telemetry, all without keys.
     AzureWebJobsStorage__accountName: v.hostStorageAccountName,
     DURABLE_TASK_HUB: taskHubName(config.environment),
     APPLICATIONINSIGHTS_CONNECTION_STRING: v.appInsightsConnectionString,
-    // Authentication: Microsoft Entra ID tokens, verified in-app against the tenant's JWKS.
+    // Authentication: Microsoft Entra ID tokens, verified in-app against the tenant's JWKS. v2.0
+    // tokens carry the API's client id as `aud`, v1.0 tokens its application id URI.
     AUTH_MODE: 'entra',
     AUTH_ISSUER: pulumi.interpolate`https://login.microsoftonline.com/${v.tenantId}/v2.0`,
     AUTH_JWKS_URI: pulumi.interpolate`https://login.microsoftonline.com/${v.tenantId}/discovery/v2.0/keys`,
     AUTH_AUDIENCE: config.auth.audience,
+    ...(config.auth.clientId ? { AUTH_CLIENT_ID: config.auth.clientId } : {}),
     AUTH_PLATFORM_ADMINS: config.auth.platformAdmins.join(','),
     // PostgreSQL: Entra token of the managed identity; its login name is the app's name.
     SQL_HOST: v.postgresHost,
@@ -69,7 +74,21 @@ export function appSettings(config: PlatformConfig, v: AppSettingInputs): Record
     COSMOS_ENDPOINT: v.cosmosEndpoint,
     COSMOS_DATABASE: config.cosmos.database,
     KEYVAULT_URL: v.keyVaultUrl,
-  };
+  });
+}
+
+/**
+ * The local dev issuer's opt-in, which no deployment may carry: the app accepts dev tokens only
+ * with `AUTH_MODE=dev` and `AUTH_DEV_ALLOW=local` (and refuses both on any Azure host anyway).
+ */
+export const DEV_AUTH_SETTINGS = ['AUTH_DEV_ALLOW', 'AUTH_DEV_KEY_FILE'] as const;
+
+/** Returns `settings` after checking they verify Entra tokens and never enable the dev issuer. */
+export function entraOnly(settings: Record<string, pulumi.Input<string>>): Record<string, pulumi.Input<string>> {
+  if (settings['AUTH_MODE'] !== 'entra') throw new Error(`app settings: AUTH_MODE must be 'entra', not ${JSON.stringify(settings['AUTH_MODE'])}`);
+  const dev = DEV_AUTH_SETTINGS.filter((k) => k in settings);
+  if (dev.length > 0) throw new Error(`app settings: ${dev.join(', ')} enable the local dev issuer and are never set in Azure`);
+  return settings;
 }
 
 /** Task hub names are 3–45 letters and digits, starting with a letter. */

@@ -9,7 +9,7 @@ import { DRIFT_SNAPSHOT_TTL_SECONDS, storageMap } from '../../shared/storage-map
 import { readConfig, type PlatformConfig } from '../src/config.js';
 import type { Platform } from '../src/platform.js';
 import { COSMOS_READ_METADATA } from '../src/access.js';
-import { NODE_RUNTIME_VERSION } from '../src/function-app.js';
+import { entraOnly, NODE_RUNTIME_VERSION } from '../src/function-app.js';
 import { GUID } from '../src/guid.js';
 import { builtInRoles, cosmosBuiltInRoles } from '../src/roles.js';
 import {
@@ -23,6 +23,9 @@ import {
   type Recorded,
   type Recording,
 } from './harness.js';
+
+/** The API application's client id (the `aud` of Entra v2.0 tokens). */
+const API_CLIENT_ID = '00000000-0000-0000-0000-0000000000ff';
 
 let recording: Recording;
 let platform: Platform;
@@ -48,6 +51,7 @@ beforeAll(async () => {
     'runtime-platform:deployerPrincipalName': 'runtime-platform-pipeline',
     'runtime-platform:siloDatabases': JSON.stringify(['acme', 'big-corp']),
     'runtime-platform:platformAdmins': JSON.stringify(['00000000-0000-0000-0000-000000000123']),
+    'runtime-platform:authClientId': API_CLIENT_ID,
   });
   config = readConfig();
   // Imported after the mocks are in place, as Pulumi's unit-testing guide asks.
@@ -138,6 +142,8 @@ describe('app settings hold no secret', () => {
       mode: 'entra',
       issuer: `https://login.microsoftonline.com/${TENANT}/v2.0`,
       jwksUri: `https://login.microsoftonline.com/${TENANT}/discovery/v2.0/keys`,
+      audience: 'api://runtime-platform',
+      audiences: ['api://runtime-platform', API_CLIENT_ID],
       platformAdmins: ['00000000-0000-0000-0000-000000000123'],
     });
     expect(parsed.sql.pooled).toEqual({
@@ -160,6 +166,17 @@ describe('app settings hold no secret', () => {
     expect(parsed.cosmos).toEqual({ endpoint: 'https://cosmos.documents.azure.com:443/', key: undefined, database: 'runtime-platform' });
     expect(parsed.keyVault.url).toBe('https://rpkv.vault.azure.net/');
     expect(parsed.durableTaskHub).toMatch(/^[A-Za-z][A-Za-z0-9]{2,44}$/);
+  });
+
+  it('never enable the local dev issuer, and the program refuses settings that would', () => {
+    expect(settings['AUTH_MODE']).toBe('entra');
+    expect(Object.keys(settings).filter((k) => k.startsWith('AUTH_DEV_'))).toEqual([]);
+    expect(() => entraOnly({ ...settings, AUTH_DEV_ALLOW: 'local' })).toThrow(/AUTH_DEV_ALLOW/);
+    expect(() => entraOnly({ ...settings, AUTH_MODE: 'dev' })).toThrow(/AUTH_MODE/);
+    // Even an opt-in added by hand is refused by the app on the Azure host.
+    expect(() => loadSettings({ ...settings, AUTH_MODE: 'dev', AUTH_DEV_ALLOW: 'local', WEBSITE_SITE_NAME: config.functionApp.name })).toThrow(
+      /never accepted when running in Azure/,
+    );
   });
 });
 

@@ -55,6 +55,7 @@ describe('local stack', () => {
       [
         'ARTIFACTS_CONTAINER',
         'AUTH_AUDIENCE',
+        'AUTH_DEV_ALLOW',
         'AUTH_DEV_KEY_FILE',
         'AUTH_MODE',
         'AzureWebJobsStorage',

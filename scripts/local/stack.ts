@@ -191,6 +191,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       COSMOS_DATABASE: defaults.cosmos.database,
       KEYVAULT_URL: vault.url,
       AUTH_MODE: 'dev',
+      AUTH_DEV_ALLOW: 'local',
       AUTH_AUDIENCE: defaults.auth.audience,
       AUTH_DEV_KEY_FILE: devKeyFile,
       // host.json names the task hub as %DURABLE_TASK_HUB%, which Core Tools needs to find set.
@@ -230,7 +231,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
 /** The app's own defaults for the settings the stack writes out explicitly. */
 function appDefaults(): Settings {
-  return loadSettings({ AUTH_MODE: 'dev', SQL_CONNECTION_STRING: 'postgres://defaults@127.0.0.1/defaults' });
+  return loadSettings({ AUTH_MODE: 'dev', AUTH_DEV_ALLOW: 'local', SQL_CONNECTION_STRING: 'postgres://defaults@127.0.0.1/defaults' });
 }
 
 /** Creates the Cosmos database and container, the Blob container and the events queue if missing. */

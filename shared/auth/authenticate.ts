@@ -1,6 +1,12 @@
 /**
  * Bearer-token authentication: verifies a JWT with `jose` against the issuer's JWKS (Microsoft
- * Entra ID in Azure) or the local dev issuer's key (`AUTH_MODE=dev`, refused in Azure by settings).
+ * Entra ID in Azure) or the local dev issuer's key (`AUTH_MODE=dev` with the local opt-in
+ * `AUTH_DEV_ALLOW=local`, both refused in Azure by settings).
+ *
+ * A token must carry `exp`, the configured issuer, and one of the accepted audiences (the
+ * application id URI of v1.0 tokens, or the client id that Entra puts in v2.0 tokens). A token
+ * that fails any check is a 401; an issuer whose keys cannot be fetched is a 503 with
+ * `Retry-After` (the caller's token may well be valid).
  */
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Settings } from '../settings.js';
@@ -25,6 +31,27 @@ export const PLATFORM_ADMIN_ROLE = 'Platform.Admin';
 const unauthorized = (message: string) =>
   apiError('Unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
 
+/** The issuer's keys could not be had (network, timeout, an error status, a malformed key set). */
+class KeysUnavailableError extends Error {
+  override name = 'KeysUnavailableError';
+}
+
+/**
+ * Wraps a key lookup so that only the token's own faults stay `jose` errors (no key with its
+ * `kid`/`alg`, or several): everything else that goes wrong while getting keys — `jose` reports a
+ * timeout, an HTTP error status or an unparsable body as `JOSEError`s too — is the issuer's side.
+ */
+function keysOrUnavailable(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await getKey(header, token);
+    } catch (e) {
+      if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys) throw e;
+      throw new KeysUnavailableError('The token issuer keys could not be loaded.', { cause: e });
+    }
+  };
+}
+
 /** Builds the authenticator for the configured mode. Keys are fetched lazily and cached. */
 export function createAuthenticator(auth: Settings['auth']): Authenticator {
   let keys: Promise<{ getKey: JWTVerifyGetKey; issuer: string }> | undefined;
@@ -36,7 +63,7 @@ export function createAuthenticator(auth: Settings['auth']): Authenticator {
             issuer: k.issuer,
           }))
         : Promise.resolve({
-            getKey: createRemoteJWKSet(new URL(auth.jwksUri ?? ''), { cacheMaxAge: 10 * 60_000 }),
+            getKey: keysOrUnavailable(createRemoteJWKSet(new URL(auth.jwksUri ?? ''), { cacheMaxAge: 10 * 60_000 })),
             issuer: auth.issuer ?? '',
           });
     // A failed key load (missing dev key file) is retried on the next request.
@@ -60,12 +87,14 @@ export function createAuthenticator(auth: Settings['auth']): Authenticator {
         const { getKey, issuer } = await resolveKeys();
         ({ payload } = await jwtVerify(match[1], getKey, {
           issuer,
-          audience: auth.audience,
+          audience: auth.audiences,
           algorithms: auth.mode === 'dev' ? ['ES256'] : ['RS256'],
+          requiredClaims: ['exp'],
           clockTolerance: 60,
         }));
       } catch (e) {
         if (e instanceof joseErrors.JOSEError) throw unauthorized('The bearer token is invalid or expired.');
+        // The issuer's keys (or the dev issuer's key file) could not be loaded: not the caller's fault.
         throw apiError('ServiceUnavailable', 'The token issuer keys could not be loaded.', {
           headers: { 'Retry-After': '10' },
         });
@@ -80,6 +109,7 @@ export function createAuthenticator(auth: Settings['auth']): Authenticator {
         isPlatformAdmin: roles.includes(PLATFORM_ADMIN_ROLE) || admins.has(id),
       };
       if (verified.size >= 10_000) verified.clear();
+      // `exp` is required (jwtVerify checked it is there and in the future).
       verified.set(match[1], { principal, until: Math.min((payload.exp ?? 0) * 1000, now + 5 * 60_000) });
       return principal;
     },

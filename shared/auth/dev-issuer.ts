@@ -1,7 +1,8 @@
 /**
  * The local dev issuer: an ES256 key pair kept in a git-ignored file, so the local stack, the
- * `token` command and tests can mint bearer tokens the app accepts when `AUTH_MODE=dev`.
- * Settings refuse `AUTH_MODE=dev` in Azure, so these tokens are never accepted there.
+ * `token` command and tests can mint bearer tokens the app accepts when `AUTH_MODE=dev` and
+ * `AUTH_DEV_ALLOW=local`. Settings refuse both on any Azure host, so these tokens are never
+ * accepted there.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';

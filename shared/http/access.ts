@@ -19,10 +19,24 @@ export interface Access {
 }
 
 const ANONYMOUS: Principal = { id: 'anonymous', kind: 'user', isPlatformAdmin: false };
+const POOLED = { model: 'pooled' } as const;
 
-/** The tenant a non-tenant route runs as: the platform scope, no quotas. */
-function platformTenant(principal: Principal): TenantAccess {
-  return { tenantId: '', placement: { model: 'pooled' }, status: 'active', quotas: {}, role: principal.isPlatformAdmin ? 'admin' : 'reader' };
+/** The tenant a non-tenant route runs as: none (id ''), no quotas. */
+function noTenant(principal: Principal): TenantAccess {
+  return { tenantId: '', placement: POOLED, status: 'active', quotas: {}, role: principal.isPlatformAdmin ? 'admin' : 'reader' };
+}
+
+/**
+ * The scope of a route that is not tenant-scoped. Only platform-admin routes (and, for platform
+ * admins, `authenticated` routes that ask for it) run in the platform scope; any other such route
+ * runs in the principal scope, which row-level security opens to no tenant's rows but the
+ * caller's own memberships, so a new route of this kind is never cross-tenant by default.
+ */
+function nonTenantScope(principal: Principal, access: Exclude<RouteAccess, { tenantRole: TenantRole }>): SqlScope {
+  if ('platformAdmin' in access) return { platform: true, placement: POOLED };
+  if ('anonymous' in access) return { principal: '', placement: POOLED };
+  if (access.platformAdminsSeeAll && principal.isPlatformAdmin) return { platform: true, placement: POOLED };
+  return { principal: principal.id, placement: POOLED };
 }
 
 /** Checks access to routes; one per app instance (it holds the rate limiter's buckets). */
@@ -41,10 +55,10 @@ export class AccessControl {
       throw apiError('Forbidden', 'This operation needs a platform administrator.');
     }
     if (!('tenantRole' in access)) {
-      return { principal, tenant: platformTenant(principal), scope: { platform: true, placement: { model: 'pooled' } } };
+      return { principal, tenant: noTenant(principal), scope: nonTenantScope(principal, access) };
     }
     const tenantId = request.params.tenantId ?? '';
-    const tenant = TENANT_ID_PATTERN.test(tenantId) ? await this.tenants.resolve(principal, tenantId) : null;
+    const tenant = TENANT_ID_PATTERN.test(tenantId) ? await this.tenants.resolve(principal, tenantId, { fresh: access.fresh === true }) : null;
     if (!tenant) throw notFound(`Tenant '${printable(tenantId)}'`, 'tenantId');
     if (rank(tenant.role) < rank(access.tenantRole)) {
       throw apiError('Forbidden', `This operation needs the '${access.tenantRole}' role in the tenant.`);

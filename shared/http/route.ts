@@ -35,13 +35,29 @@ export interface TenantAccess {
 /**
  * Port implemented by the tenants service: the tenant as `principal` may see it, or `null` when
  * the tenant does not exist or the principal is not a member (both look like 404 to the caller).
+ * Answers may come from a per-instance cache (`TENANT_CACHE_TTL_MS`); `fresh` reads the database.
  */
 export interface TenantAccessPort {
-  resolve(principal: Principal, tenantId: string): Promise<TenantAccess | null>;
+  resolve(principal: Principal, tenantId: string, opts?: { fresh?: boolean }): Promise<TenantAccess | null>;
 }
 
-/** Who may call a route. */
-export type RouteAccess = { platformAdmin: true } | { tenantRole: TenantRole } | { authenticated: true } | { anonymous: true };
+/**
+ * Who may call a route, and the SQL scope its queries run in (`shared/sql/service-db.ts`):
+ * - `platformAdmin`: platform admins only; the platform scope (every tenant's registry rows).
+ * - `tenantRole`: members of the path's tenant with at least that role (platform admins act as
+ *   `admin`); the tenant's scope. `fresh: true` checks the caller's access against the database
+ *   instead of the per-instance cache: routes that change who may do what (memberships, roles)
+ *   declare it, so access removed on another instance is never used to change access.
+ * - `authenticated`: any valid token; the principal scope, which sees no tenant's rows except the
+ *   caller's own memberships and the tenants they name. `platformAdminsSeeAll: true` runs
+ *   platform admins in the platform scope instead (lists of every tenant).
+ * - `anonymous`: no token; a scope that sees nothing.
+ */
+export type RouteAccess =
+  | { platformAdmin: true }
+  | { tenantRole: TenantRole; fresh?: true }
+  | { authenticated: true; platformAdminsSeeAll?: true }
+  | { anonymous: true };
 
 /** A handler's answer. */
 export interface Reply {
@@ -63,7 +79,7 @@ export interface RouteContext<P, Q, B, Prep = undefined> {
   query: Q;
   body: B;
   principal: Principal;
-  /** The tenant of a tenant-scoped route (`tenantRole` access); for other routes, the platform scope. */
+  /** The tenant of a tenant-scoped route (`tenantRole` access); for other routes, no tenant (id ''). */
   tenant: TenantAccess;
   /** `If-Match`: what a write requires of the current resource (`*` or strong tags), if given. */
   ifMatch: EtagCondition | undefined;

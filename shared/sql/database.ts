@@ -9,8 +9,8 @@ import pg from 'pg';
 import type { Settings, SqlTarget } from '../settings.js';
 import { UnavailableError } from '../errors.js';
 
-export { type Placement, type ServiceDb, type ServiceSql, type SqlScope, type TenantRef } from './service-db.js';
-import type { Placement, ServiceDb, ServiceSql, SqlScope } from './service-db.js';
+export { scopeSettings, type Placement, type ServiceDb, type ServiceSql, type SqlScope, type TenantRef } from './service-db.js';
+import { scopeSettings, type Placement, type ServiceDb, type ServiceSql, type SqlScope } from './service-db.js';
 
 const ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 
@@ -149,10 +149,11 @@ export function servicesIn<S extends ServiceSql>(placement: Placement, services:
 }
 
 /**
- * Runs `fn` in a transaction scoped to one tenant (or the platform scope) as the service's role.
- * Row-level security sees `app.tenant_id`; `search_path` is the service's schema, so store code
- * names its tables unqualified. All three settings are transaction-local (`set_config(..., true)`),
- * never per session, so a pooled connection carries nothing over to the next tenant.
+ * Runs `fn` in a transaction in `scope` (one tenant, the platform, or a principal: see
+ * {@link SqlScope}) as the service's role. Row-level security sees `app.tenant_id`, `app.scope`
+ * and `app.principal_id`; `search_path` is the service's schema, so store code names its tables
+ * unqualified. Every setting is transaction-local (`set_config(..., true)`), never per session,
+ * so a pooled connection carries nothing over to the next request.
  */
 export async function inScope<DB, T>(
   db: Kysely<any>,
@@ -165,12 +166,12 @@ export async function inScope<DB, T>(
   }
   // The database's handle, typed to the service's tables for this transaction.
   return (db as Kysely<DB>).transaction().execute(async (trx) => {
-    const tenant = 'tenantId' in scope ? scope.tenantId : '';
-    const platform = 'platform' in scope ? 'platform' : '';
+    const s = scopeSettings(scope);
     await sql`select set_config('role', ${svc.role}, true),
                      set_config('search_path', ${svc.schema}, true),
-                     set_config('app.tenant_id', ${tenant}, true),
-                     set_config('app.scope', ${platform}, true)`.execute(trx);
+                     set_config('app.tenant_id', ${s.tenantId}, true),
+                     set_config('app.scope', ${s.scope}, true),
+                     set_config('app.principal_id', ${s.principalId}, true)`.execute(trx);
     return fn(trx);
   });
 }

@@ -32,6 +32,9 @@ describe('inlineParameters', () => {
   it('builds the scope prelude with transaction-local settings only', () => {
     const p = scopePrelude({ tenantId: "t'1", placement: { model: 'pooled' } }, { service: 's', schema: 's', role: 'rp_s' });
     expect(p).toContain("set_config('app.tenant_id', 't''1', true)");
-    expect(p.match(/, true\)/g)).toHaveLength(4);
+    expect(p.match(/, true\)/g)).toHaveLength(5);
+    expect(p).toContain("set_config('app.principal_id', '', true)");
+    const principal = scopePrelude({ principal: 'alice', placement: { model: 'pooled' } }, { service: 's', schema: 's', role: 'rp_s' });
+    expect(principal).toContain("set_config('app.tenant_id', '', true), set_config('app.scope', 'principal', true), set_config('app.principal_id', 'alice', true)");
   });
 });

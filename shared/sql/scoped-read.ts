@@ -9,6 +9,7 @@
 import { escapeLiteral } from 'pg';
 import type { CompiledQuery } from 'kysely';
 import type { ServiceSql, SqlScope } from './database.js';
+import { scopeSettings } from './service-db.js';
 
 /** Minimal pool port (a subset of `pg.Pool`). */
 export interface QueryPool {
@@ -101,11 +102,11 @@ function closeQuote(text: string, start: number, q: string): number {
 
 /** The scope settings as a statement, for prefixing. */
 export function scopePrelude(scope: SqlScope, svc: ServiceSql): string {
-  const tenant = 'tenantId' in scope ? scope.tenantId : '';
-  const platform = 'platform' in scope ? 'platform' : '';
+  const s = scopeSettings(scope);
   return (
     `select set_config('role', ${literal(svc.role)}, true), set_config('search_path', ${literal(svc.schema)}, true), ` +
-    `set_config('app.tenant_id', ${literal(tenant)}, true), set_config('app.scope', ${literal(platform)}, true)`
+    `set_config('app.tenant_id', ${literal(s.tenantId)}, true), set_config('app.scope', ${literal(s.scope)}, true), ` +
+    `set_config('app.principal_id', ${literal(s.principalId)}, true)`
   );
 }
 
