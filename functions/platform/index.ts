@@ -23,27 +23,29 @@ export const platform = defineService({
   needs: [],
   create: async ({ app }): Promise<PlatformInstance> => ({ api: {}, app }),
   register(r) {
-    r.http('openapiDocument', 'GET', 'openapi.json', (self, kernel) =>
-      route({
+    r.http('openapiDocument', 'GET', 'openapi.json', async (self, kernel) => {
+      const { z } = await import('../../shared/http/openapi.js');
+      return route({
         summary: 'The OpenAPI 3.1 document of this API',
         tags: ['platform'],
         access: { anonymous: true },
-        responses: { 200: { description: 'OpenAPI document' } },
+        responses: { 200: { description: 'OpenAPI document', schema: z.looseObject({ openapi: z.string() }) } },
         handler: async () => {
           await self.app.loadAllRoutes();
           return { status: 200, body: kernel.openapi.document() };
         },
-      }),
-    );
-    r.http('platformHealth', 'GET', 'health', () =>
-      route({
+      });
+    });
+    r.http('platformHealth', 'GET', 'health', async () => {
+      const { z } = await import('../../shared/http/openapi.js');
+      return route({
         summary: 'Liveness of this instance',
         tags: ['platform'],
         access: { anonymous: true },
-        responses: { 200: { description: 'Alive' } },
+        responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) } },
         handler: async () => ({ status: 200, body: { status: 'ok' } }),
-      }),
-    );
+      });
+    });
     r.timer('outboxPublish', '*/10 * * * * *', "Publishes every service's pending outbox events as CloudEvents to the events queue", async (self, kernel) => {
       const { publishOutboxes } = await import('./outbox.js');
       return async (_timer, context) => {
