@@ -26,7 +26,14 @@ export async function publishedDocument(): Promise<unknown> {
   const settings = loadSettings({ SQL_CONNECTION_STRING: 'postgres://openapi@127.0.0.1:1/openapi', AUTH_MODE: 'dev' });
   const kernel = createKernel(settings);
   const registrar = new Registrar((r) => composeApp(kernel, r));
-  registerAll(registrar);
+  // Outside the Functions host, @azure/functions runs in test mode and warns once per registration.
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void (/test mode/.test(String(args[0])) ? undefined : warn(...args));
+  try {
+    registerAll(registrar);
+  } finally {
+    console.warn = warn;
+  }
   const app = await registrar.loadRoutes();
   const route = app.routes.routes.find((r) => r.name === 'openapiDocument');
   if (!route) throw new Error('no openapiDocument route is registered');
