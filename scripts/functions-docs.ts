@@ -10,12 +10,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { composeApp } from '../composition/app.js';
-import { registerAll, services } from '../composition/services.js';
+import { services } from '../composition/services.js';
 import type { RouteAccess } from '../shared/http/route.js';
-import { createKernel } from '../shared/kernel.js';
-import { Registrar, type FunctionEntry } from '../shared/registrar.js';
-import { loadSettings } from '../shared/settings.js';
+import type { FunctionEntry } from '../shared/registrar.js';
+import { composeOffline } from './offline-app.js';
 
 /** One function as the docs show it. */
 export interface FunctionRow {
@@ -47,17 +45,7 @@ function triggerOf(e: FunctionEntry): { kind: string; detail: string } {
 
 /** Every registered function, with what its declaration says, in registration order. */
 export async function describeFunctions(): Promise<FunctionRow[]> {
-  // No connection is made: composing the app and loading routes touches no store.
-  const settings = loadSettings({
-    SQL_CONNECTION_STRING: 'postgres://docs@127.0.0.1:1/none',
-    AUTH_MODE: 'entra',
-    AUTH_ISSUER: 'https://issuer.invalid/',
-    AUTH_JWKS_URI: 'https://issuer.invalid/keys',
-  });
-  const kernel = createKernel(settings);
-  const registrar = new Registrar((r) => composeApp(kernel, r, services));
-  registerAll(registrar);
-  const app = await registrar.loadRoutes();
+  const { registrar, app, close } = await composeOffline();
   try {
     return registrar.entries.map((e) => {
       const route = e.trigger === 'http' ? app.routes.routes.find((r) => r.name === e.name) : undefined;
@@ -70,7 +58,7 @@ export async function describeFunctions(): Promise<FunctionRow[]> {
       };
     });
   } finally {
-    await kernel.sql.close();
+    await close();
   }
 }
 

@@ -25,6 +25,7 @@ import { expect } from 'vitest';
 const { HttpRequest, InvocationContext } = azureFunctions;
 import { runMigrations } from '../scripts/migrate.js';
 import { startTestDatabase, type TestDatabase } from './database.js';
+import { Contract } from './contract.js';
 
 export interface CallOptions {
   token?: string;
@@ -51,9 +52,14 @@ export interface TestApp {
   registrar: Registrar;
   db: TestDatabase;
   silos: Record<string, TestDatabase>;
-  /** Calls `METHOD /api/<path>` through the registered function. */
+  /**
+   * Calls `METHOD /api/<path>` through the registered function. Every answer is checked against the
+   * published OpenAPI document (see contract.ts); one that breaks it throws, failing the test.
+   */
   call(method: string, path: string, opts?: CallOptions): Promise<CallResult>;
   token(sub: string, opts?: { admin?: boolean; kind?: 'user' | 'app' }): Promise<string>;
+  /** The published OpenAPI document as the contract `call` checks answers against. */
+  contract(): Promise<Contract>;
   /** Shorthand: creates a tenant (as a platform admin) and makes `admin` its admin. */
   createTenant(id: string, admin: string, extra?: Record<string, unknown>): Promise<void>;
   /** Shorthand: grants `principal` a role in `tenant` (as a platform admin). */
@@ -146,7 +152,29 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     });
     const res = await match.handler(request, context);
     const text = typeof res.body === 'string' ? res.body : undefined;
-    return { status: res.status ?? 200, headers: new Headers(res.headers), body: text ? JSON.parse(text) : undefined };
+    const answer = { status: res.status ?? 200, headers: new Headers(res.headers), text };
+    const problems = (await contract()).check(match.name, answer);
+    if (problems.length > 0) {
+      throw new Error(
+        `${method} /api/${path} (${match.name}) answered ${answer.status}, which breaks the published OpenAPI document:\n` +
+          `${problems.map((p) => `  - ${p}`).join('\n')}\n  body: ${(text ?? '').slice(0, 1000)}`,
+      );
+    }
+    return { status: answer.status, headers: answer.headers, body: text ? JSON.parse(text) : undefined };
+  };
+
+  // The document as GET /api/openapi.json serves it (not through `call`), fetched again when a
+  // test adds a route.
+  let published: Promise<Contract> | undefined;
+  let publishedRoutes = 0;
+  const contract = () => {
+    if (publishedRoutes !== app.routes.routes.length) [published, publishedRoutes] = [undefined, app.routes.routes.length];
+    return (published ??= (async () => {
+      const r = app.routes.routes.find((x) => x.name === 'openapiDocument')!;
+      const context = new InvocationContext({ functionName: r.name, invocationId: randomUUID() });
+      const res = await r.handler(new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/api/openapi.json' }), context);
+      return new Contract(JSON.parse(res.body as string));
+    })());
   };
 
   return {
@@ -159,6 +187,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     silos,
     call,
     token,
+    contract,
     async createTenant(id, admin, extra = {}) {
       const root = await token('platform-admin', { admin: true });
       const r = await call('POST', 'tenants', { token: root, body: { id, displayName: id, ...extra } });

@@ -11,6 +11,7 @@ import { inScope, servicesIn } from '../shared/sql/database.js';
 import { emit } from '../shared/events/outbox.js';
 import { services } from '../composition/services.js';
 import { loadDatabaseServices } from '../composition/app.js';
+import { z } from '../shared/http/openapi.js';
 import { route } from '../shared/http/route.js';
 import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
 
@@ -160,7 +161,7 @@ describe('the principal scope (routes that are not tenant-scoped)', () => {
         summary: 'test only',
         tags: ['test'],
         access,
-        responses: { 200: { description: 'ok' } },
+        responses: { 200: { description: 'ok', schema: z.array(z.string()) } },
         handler: async (ctx) => {
           const rows = await ctx.tx(tenantsSql(), (trx) => sql<{ tenant_id: string }>`select tenant_id from tenants order by 1`.execute(trx));
           return { status: 200, body: rows.rows.map((r) => r.tenant_id) };

@@ -1,4 +1,5 @@
 /** HTTP handlers of the platform service: the OpenAPI document and liveness. */
+import { z } from '../../shared/http/openapi.js';
 import { route } from '../../shared/http/route.js';
 import type { OpenApi } from '../../shared/http/openapi.js';
 import type { AppPorts } from '../../shared/service.js';
@@ -15,7 +16,7 @@ export function platformHandlers({ app, openapi }: PlatformHandlerDeps) {
     summary: 'The OpenAPI 3.1 document of this API',
     tags: ['platform'],
     access: { anonymous: true },
-    responses: { 200: { description: 'OpenAPI document' } },
+    responses: { 200: { description: 'OpenAPI document', schema: z.looseObject({ openapi: z.string() }) } },
     handler: async () => {
       await app.loadAllRoutes();
       return { status: 200, body: openapi.document() };
@@ -26,7 +27,7 @@ export function platformHandlers({ app, openapi }: PlatformHandlerDeps) {
     summary: 'Liveness of this instance',
     tags: ['platform'],
     access: { anonymous: true },
-    responses: { 200: { description: 'Alive' } },
+    responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) } },
     handler: async () => ({ status: 200, body: { status: 'ok' } }),
   });
 

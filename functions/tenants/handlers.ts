@@ -32,7 +32,7 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
       example: { id: 'contoso', displayName: 'Contoso', isolation: { model: 'pooled' }, quotas: { maxEnvironments: 10 } },
     },
     idempotent: TENANTS_SQL,
-    responses: { 201: { description: 'Created', schema: s.Tenant } },
+    responses: { 201: { description: 'Created', schema: s.Tenant }, 409: { description: 'A tenant with this id exists (Conflict)' } },
     handler: async (ctx) => {
       const row = await ctx.tx(TENANTS_SQL, (trx) => createTenant(trx, ctx.body, siloExists, s.defaults));
       return { status: 201, body: tenantDto(row), etag: row.etag, headers: { Location: `/api/tenants/${row.tenant_id}` } };
@@ -108,7 +108,11 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
     access: { tenantRole: 'admin', fresh: true },
     params: schemas.MemberParams,
     body: { schema: schemas.PutMember, example: { role: 'operator' } },
-    responses: { 200: { description: 'Role changed', schema: schemas.Member }, 201: { description: 'Member added', schema: schemas.Member } },
+    responses: {
+      200: { description: 'Role changed', schema: schemas.Member },
+      201: { description: 'Member added', schema: schemas.Member },
+      409: { description: 'The last admin of the tenant cannot be demoted (Conflict)' },
+    },
     handler: async (ctx) => {
       const { tenantId, principalId } = ctx.params;
       const row = await ctx.tx(TENANTS_SQL, (trx) => setMember(trx, tenantId, principalId, ctx.body.role, ctx.ifMatch, ctx.ifNoneMatch, ctx.principal));
@@ -122,7 +126,7 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
     tags: TAGS,
     access: { tenantRole: 'admin', fresh: true },
     params: schemas.MemberParams,
-    responses: { 204: { description: 'Removed (or was not a member)' } },
+    responses: { 204: { description: 'Removed (or was not a member)' }, 409: { description: 'The last admin of the tenant cannot be removed (Conflict)' } },
     handler: async (ctx) => {
       const { tenantId, principalId } = ctx.params;
       await ctx.tx(TENANTS_SQL, (trx) => removeMember(trx, tenantId, principalId, ctx.ifMatch, ctx.principal));
