@@ -44,11 +44,13 @@ export const platform = defineService({
         handler: async () => ({ status: 200, body: { status: 'ok' } }),
       }),
     );
-    r.timer('outboxPublish', '*/10 * * * * *', "Publishes every service's pending outbox events as CloudEvents to the events queue", async (self, kernel) => {
+    r.timer('outboxPublish', '*/10 * * * * *', "Publishes every service's due outbox events as CloudEvents to the events queue, each database on its own", async (self, kernel) => {
       const { publishOutboxes } = await import('./outbox.js');
       return async (_timer, context) => {
-        const n = await publishOutboxes(kernel, self.app.databaseServices, context);
-        if (n > 0) context.log(`published ${n} events`);
+        const s = await publishOutboxes(kernel, self.app.databaseServices, context);
+        if (s.published + s.retrying + s.deadLettered > 0 || s.failures.length > 0) {
+          context.log(`outbox: ${s.published} published, ${s.retrying} retrying, ${s.deadLettered} dead-lettered, ${s.failures.length} outboxes failed`);
+        }
       };
     });
     r.timer(
