@@ -1,18 +1,41 @@
 /**
  * Application Insights (`applicationinsights` 3.x, OpenTelemetry based), started only when a
  * connection string is set; loaded lazily so local runs and tests pay nothing for it.
+ *
+ * Logs written through the invocation context (`context.log`, `context.error`) reach Application
+ * Insights through the Functions host as traces with their severity; {@link trackEvent} adds a
+ * custom event (the `customEvents` table) when telemetry is on, and does nothing otherwise — so
+ * anything that must be seen is logged as well.
  */
+import type { TelemetryClient } from 'applicationinsights';
 import type { Settings } from './settings.js';
+
+/** A custom event: a stable name (what alert rules query), string properties, numeric measurements. */
+export interface TelemetryEvent {
+  name: string;
+  properties?: Record<string, string>;
+  measurements?: Record<string, number>;
+}
+
+let client: Promise<TelemetryClient | undefined> | undefined;
 
 /** Starts telemetry in the background when configured; failures never stop the app. */
 export function startTelemetry(settings: Settings): void {
   const cs = settings.telemetry.connectionString;
   if (!cs) return;
-  import('applicationinsights')
+  client = import('applicationinsights')
     .then((mod) => {
       // CommonJS: its API is the default export under ESM.
       const ai = (mod as unknown as { default?: typeof mod }).default ?? mod;
       ai.setup(cs).setAutoCollectConsole(false).setSendLiveMetrics(false).start();
+      return ai.defaultClient;
     })
+    .catch(() => undefined);
+}
+
+/** Sends a custom event when telemetry is on; never throws. */
+export function trackEvent(event: TelemetryEvent): void {
+  void client
+    ?.then((c) => c?.trackEvent(event))
     .catch(() => undefined);
 }

@@ -1,7 +1,9 @@
 /**
  * platform — the app's own plumbing, no tenant data of its own: the OpenAPI document, liveness,
- * the outbox publisher, and the daily housekeeping of the kernel's tables (an orchestration that
- * fans out over the databases).
+ * the outbox publisher, the daily housekeeping of the kernel's tables (an
+ * orchestration that fans out over the databases), and the hourly isolation check. Every timer
+ * that works over the databases treats each on its own: one that fails is logged and reported,
+ * and the others proceed.
  *
  * <!-- functions:platform -->
  * <!-- /functions -->
@@ -17,6 +19,8 @@ export interface PlatformInstance {
 
 /** Daily at 03:15 UTC. */
 export const HOUSEKEEPING_SCHEDULE = '0 15 3 * * *';
+/** Hourly, at seven minutes past. */
+export const ISOLATION_CHECK_SCHEDULE = '0 7 * * * *';
 
 export const platform = defineService({
   name: 'platform',
@@ -52,6 +56,24 @@ export const platform = defineService({
           context.log(`outbox: ${s.published} published, ${s.retrying} retrying, ${s.deadLettered} dead-lettered, ${s.failures.length} outboxes failed`);
         }
       };
+    });
+    r.timer('isolationCheck', ISOLATION_CHECK_SCHEDULE, 'Proves tenant isolation in every database; a failure is logged and sent as IsolationCheckFailed', async (self, kernel) => {
+      const { reportIsolation, runIsolationCheck } = await import('./isolation-check.js');
+      return async (_timer, context) => reportIsolation(await runIsolationCheck(kernel, self.app.databaseServices), { log: context });
+    });
+    r.http('platformIsolationCheck', 'GET', 'platform/isolation-check', async (self, kernel) => {
+      const { reportIsolation, runIsolationCheck, IsolationReportSchema } = await import('./isolation-check.js');
+      return route({
+        summary: 'Runs the tenant isolation check now in every database and answers its report',
+        tags: ['platform'],
+        access: { platformAdmin: true },
+        responses: { 200: { description: 'The report; `ok` is false when isolation is not proven (also logged and sent as IsolationCheckFailed)', schema: IsolationReportSchema } },
+        handler: async (ctx) => {
+          const report = await runIsolationCheck(kernel, self.app.databaseServices);
+          reportIsolation(report, { log: ctx.invocation });
+          return { status: 200, body: report };
+        },
+      });
     });
     r.timer(
       'platformHousekeeping',
