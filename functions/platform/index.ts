@@ -1,6 +1,6 @@
 /**
  * platform — the app's own plumbing, no tenant data of its own: the OpenAPI document, liveness,
- * the outbox publisher, the daily housekeeping of the kernel's tables (an
+ * the outbox publisher and its dead letters, the daily housekeeping of the kernel's tables (an
  * orchestration that fans out over the databases), and the hourly isolation check. Every timer
  * that works over the databases treats each on its own: one that fails is logged and reported,
  * and the others proceed.
@@ -9,7 +9,7 @@
  * <!-- /functions -->
  */
 import { route } from '../../shared/http/route.js';
-import { defineService, type AppPorts } from '../../shared/service.js';
+import { defineService, lazyRoutes, type AppPorts } from '../../shared/service.js';
 
 /** The platform service's instance: it offers no API; its functions work over the whole app. */
 export interface PlatformInstance {
@@ -21,6 +21,10 @@ export interface PlatformInstance {
 export const HOUSEKEEPING_SCHEDULE = '0 15 3 * * *';
 /** Hourly, at seven minutes past. */
 export const ISOLATION_CHECK_SCHEDULE = '0 7 * * * *';
+
+const deadLetters = lazyRoutes((self: PlatformInstance, kernel) =>
+  import('./dead-letters.js').then((m) => m.deadLetterHandlers({ kernel, services: self.app.databaseServices })),
+);
 
 export const platform = defineService({
   name: 'platform',
@@ -57,6 +61,8 @@ export const platform = defineService({
         }
       };
     });
+    r.http('outboxDeadLetterList', 'GET', 'platform/outbox/dead-letters', deadLetters('list'));
+    r.http('outboxDeadLetterRedrive', 'POST', 'platform/outbox/dead-letters/redrive', deadLetters('redrive'));
     r.timer('isolationCheck', ISOLATION_CHECK_SCHEDULE, 'Proves tenant isolation in every database; a failure is logged and sent as IsolationCheckFailed', async (self, kernel) => {
       const { reportIsolation, runIsolationCheck } = await import('./isolation-check.js');
       return async (_timer, context) => reportIsolation(await runIsolationCheck(kernel, self.app.databaseServices), { log: context });
