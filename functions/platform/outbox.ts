@@ -9,6 +9,10 @@ import type { InvocationContext } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
 import { isTransientDbError, servicesIn, type ServiceSql } from '../../shared/sql/database.js';
 import { publishPending, type EventSink, type PublishOptions } from '../../shared/events/outbox.js';
+import { trackEvent } from '../../shared/telemetry.js';
+
+/** The log prefix and custom event of events dead-lettered by a pass (see docs/operations.md). */
+export const OUTBOX_DEAD_LETTERED = 'OutboxEventsDeadLettered';
 
 /** One service's outbox in one database that could not be published. */
 export interface OutboxFailure {
@@ -48,7 +52,10 @@ export async function publishOutboxes(
         summary.retrying += r.retrying;
         summary.deadLettered += r.deadLettered;
         if (r.retrying > 0) log?.warn(`outbox ${svc.service}@${name}: ${r.retrying} events failed to send; retrying after backoff`);
-        if (r.deadLettered > 0) log?.error(`OutboxEventsDeadLettered: outbox ${svc.service}@${name}: ${r.deadLettered} events dead-lettered`);
+        if (r.deadLettered > 0) {
+          log?.error(`${OUTBOX_DEAD_LETTERED}: outbox ${svc.service}@${name}: ${r.deadLettered} events dead-lettered`);
+          trackEvent({ name: OUTBOX_DEAD_LETTERED, properties: { database: name, service: svc.service }, measurements: { events: r.deadLettered } });
+        }
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         summary.failures.push({ database: name, service: svc.service, message });
