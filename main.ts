@@ -10,10 +10,10 @@ import { startTelemetry } from './shared/telemetry.js';
 import { registerAll, services } from './composition/services.js';
 
 const settings = loadSettings();
-startTelemetry(settings);
+const telemetry = startTelemetry(settings);
 
 const registrar = new Registrar(async (r) => {
   const [{ createKernel }, { composeApp }] = await Promise.all([import('./shared/kernel.js'), import('./composition/app.js')]);
-  return composeApp(createKernel(settings), r, services);
+  return composeApp(createKernel(settings, { telemetry }), r, services);
 });
 registerAll(registrar);

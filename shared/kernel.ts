@@ -9,6 +9,7 @@ import { createAuthenticator, type Authenticator } from './auth/authenticate.js'
 import { SqlDatabases } from './sql/database.js';
 import { OpenApi } from './http/openapi.js';
 import { AzureClients } from './clients.js';
+import type { Telemetry } from './telemetry.js';
 
 /** What every service gets. */
 export interface Kernel {
@@ -19,10 +20,12 @@ export interface Kernel {
   readonly clients: AzureClients;
   /** Injected clock, so retention and purge logic is testable. */
   readonly now: () => Date;
+  /** Custom events for Application Insights (alerts query them); a no-op when telemetry is off. */
+  readonly telemetry: Telemetry;
 }
 
 /** Builds the kernel. Clients and pools are created lazily on first use. */
-export function createKernel(settings: Settings, opts: { now?: () => Date } = {}): Kernel {
+export function createKernel(settings: Settings, opts: { now?: () => Date; telemetry?: Telemetry } = {}): Kernel {
   const clients = new AzureClients(settings);
   // Entra auth to PostgreSQL needs the credential only when SQL targets are `entra`.
   const credential = {
@@ -35,5 +38,6 @@ export function createKernel(settings: Settings, opts: { now?: () => Date } = {}
     openapi: new OpenApi(),
     clients,
     now: opts.now ?? (() => new Date()),
+    telemetry: opts.telemetry ?? { trackEvent: () => undefined },
   });
 }

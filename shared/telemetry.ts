@@ -1,18 +1,46 @@
 /**
  * Application Insights (`applicationinsights` 3.x, OpenTelemetry based), started only when a
  * connection string is set; loaded lazily so local runs and tests pay nothing for it.
+ *
+ * Logs written through the invocation context (`context.log`, `context.error`) reach Application
+ * Insights through the Functions host as traces with their severity; `Telemetry.trackEvent` adds a
+ * custom event (the `customEvents` table) when telemetry is on, and does nothing otherwise — so
+ * anything that must be seen is logged as well.
  */
+import type { TelemetryClient } from 'applicationinsights';
 import type { Settings } from './settings.js';
 
+/** A custom event: a stable name (what alert rules query), string properties, numeric measurements. */
+export interface TelemetryEvent {
+  name: string;
+  properties?: Record<string, string>;
+  measurements?: Record<string, number>;
+}
+
+/** Port: where custom events go. The composition root hands the started one to the kernel. */
+export interface Telemetry {
+  /** Sends a custom event when telemetry is on; never throws. */
+  trackEvent(event: TelemetryEvent): void;
+}
+
+/** Telemetry that sends nothing (not configured; tests). */
+export const noTelemetry: Telemetry = { trackEvent: () => undefined };
+
 /** Starts telemetry in the background when configured; failures never stop the app. */
-export function startTelemetry(settings: Settings): void {
+export function startTelemetry(settings: Settings): Telemetry {
   const cs = settings.telemetry.connectionString;
-  if (!cs) return;
-  import('applicationinsights')
+  if (!cs) return noTelemetry;
+  const client: Promise<TelemetryClient | undefined> = import('applicationinsights')
     .then((mod) => {
       // CommonJS: its API is the default export under ESM.
       const ai = (mod as unknown as { default?: typeof mod }).default ?? mod;
       ai.setup(cs).setAutoCollectConsole(false).setSendLiveMetrics(false).start();
+      return ai.defaultClient;
     })
     .catch(() => undefined);
+  return {
+    trackEvent(event) {
+      void client.then((c) => c?.trackEvent(event)).catch(() => undefined);
+    },
+  };
 }

@@ -2,7 +2,8 @@
  * Tenant isolation, for every tenant-scoped route the app registers (new services are covered as
  * they land): a member of tenant A gets 404 on tenant B and B's data is unchanged; inside A's
  * transaction an unfiltered query sees only A's rows; app roles are neither owner, superuser nor
- * BYPASSRLS; a siloed tenant's rows land in its own database only.
+ * BYPASSRLS and every table has row-level security forced (the isolation check's own proof); a
+ * siloed tenant's rows land in its own database only.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { loadDatabaseServices } from '../composition/app.js';
 import { z } from '../shared/http/openapi.js';
 import { route } from '../shared/http/route.js';
 import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
+import { checkDatabase } from '../functions/platform/isolation-check.js';
 
 let t: TestApp;
 const databaseServices = await loadDatabaseServices(services);
@@ -91,28 +93,12 @@ describe('row-level security', () => {
     expect(who.rows[0]).toEqual({ u: APP_LOGIN, rolsuper: false, rolbypassrls: false, owns: 0 });
   });
 
-  it('runs every service as a role that is not owner, superuser or BYPASSRLS', async () => {
-    for (const { db, placement } of t.owner.all()) {
-      for (const svc of servicesIn(placement, databaseServices)) {
-        const role = await sql<{ rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean }>`
-          select rolsuper, rolbypassrls, rolcanlogin from pg_roles where rolname = ${svc.role}`.execute(db);
-        expect(role.rows, svc.role).toHaveLength(1);
-        expect(role.rows[0]).toEqual({ rolsuper: false, rolbypassrls: false, rolcanlogin: false });
-        const owned = await sql<{ n: number }>`
-          select count(*)::int as n from pg_tables where tableowner = ${svc.role}
-          union all select count(*)::int from pg_namespace n join pg_roles r on r.oid = n.nspowner where r.rolname = ${svc.role}`.execute(db);
-        expect(owned.rows.map((r) => r.n), `${svc.role} owns nothing`).toEqual([0, 0]);
-        const tables = await sql<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean; first: string }>`
-          select c.relname, c.relrowsecurity, c.relforcerowsecurity,
-                 (select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-                   where i.indrelid = c.oid and i.indisprimary) as first
-          from pg_class c join pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = ${svc.schema} and c.relkind = 'r' and c.relname not like 'migrations%'`.execute(db);
-        expect(tables.rows.length).toBeGreaterThan(0);
-        for (const tb of tables.rows) {
-          expect(tb, `${svc.schema}.${tb.relname}`).toMatchObject({ relrowsecurity: true, relforcerowsecurity: true, first: 'tenant_id' });
-        }
-      }
+  it('runs every service as a role that is not owner, superuser or BYPASSRLS, on tables with row-level security forced (the isolation check)', async () => {
+    // The same proof the hourly isolation check runs in production (functions/platform/isolation-check.ts).
+    for (const { name, db, placement } of t.kernel.sql.all()) {
+      const { relations, findings } = await checkDatabase(db, name, placement, servicesIn(placement, databaseServices));
+      expect(relations, name).toBeGreaterThan(0);
+      expect(findings, name).toEqual([]);
     }
   });
 });

@@ -1,16 +1,22 @@
 /**
  * platform — the app's own plumbing, no tenant data of its own: the OpenAPI document, liveness,
- * the outbox publisher, and the daily housekeeping of the kernel's tables (an orchestration that
- * fans out over the databases).
+ * the outbox publisher and its dead letters, the daily housekeeping of the kernel's tables (an
+ * orchestration that fans out over the databases), and the hourly isolation check. Every timer
+ * that works over the databases treats each on its own: one that fails is logged and reported,
+ * and the others proceed.
  *
  * <!-- functions:platform -->
- *   GET            /api/openapi.json  openapiDocument                anonymous
- *   GET            /api/health        platformHealth                 anonymous
- *   timer          *\/10 * * * * *    outboxPublish
- *   timer          0 15 3 * * *       platformHousekeeping
- *   orchestration                     platformHousekeepingRun
- *   activity                          platformHousekeepingDatabases
- *   activity                          platformHousekeepingExpire
+ *   GET            /api/openapi.json                          openapiDocument                anonymous
+ *   GET            /api/health                                platformHealth                 anonymous
+ *   timer          *\/10 * * * * *                            outboxPublish
+ *   GET            /api/platform/outbox/dead-letters          outboxDeadLetterList           platform admin
+ *   POST           /api/platform/outbox/dead-letters/redrive  outboxDeadLetterRedrive        platform admin
+ *   timer          0 7 * * * *                                isolationCheck
+ *   GET            /api/platform/isolation-check              platformIsolationCheck         platform admin
+ *   timer          0 15 3 * * *                               platformHousekeeping
+ *   orchestration                                             platformHousekeepingRun
+ *   activity                                                  platformHousekeepingDatabases
+ *   activity                                                  platformHousekeepingExpire
  * <!-- /functions -->
  */
 import { defineService, lazyRoutes, type AppPorts } from '../../shared/service.js';
@@ -23,9 +29,15 @@ export interface PlatformInstance {
 
 /** Daily at 03:15 UTC. */
 export const HOUSEKEEPING_SCHEDULE = '0 15 3 * * *';
+/** Hourly, at seven minutes past. */
+export const ISOLATION_CHECK_SCHEDULE = '0 7 * * * *';
+
+const deadLetters = lazyRoutes((self: PlatformInstance, kernel) =>
+  import('./dead-letters.js').then((m) => m.deadLetterHandlers({ kernel, services: self.app.databaseServices })),
+);
 
 const routes = lazyRoutes((self: PlatformInstance, kernel) =>
-  import('./handlers.js').then((m) => m.platformHandlers({ app: self.app, openapi: kernel.openapi })),
+  import('./handlers.js').then((m) => m.platformHandlers({ app: self.app, kernel })),
 );
 
 export const platform = defineService({
@@ -35,13 +47,22 @@ export const platform = defineService({
   register(r) {
     r.http('openapiDocument', 'GET', 'openapi.json', routes('openapi'));
     r.http('platformHealth', 'GET', 'health', routes('health'));
-    r.timer('outboxPublish', '*/10 * * * * *', "Publishes every service's pending outbox events as CloudEvents to the events queue", async (self, kernel) => {
+    r.timer('outboxPublish', '*/10 * * * * *', "Publishes every service's due outbox events as CloudEvents to the events queue, each database on its own", async (self, kernel) => {
       const { publishOutboxes } = await import('./outbox.js');
       return async (_timer, context) => {
-        const n = await publishOutboxes(kernel, self.app.databaseServices, context);
-        if (n > 0) context.log(`published ${n} events`);
+        const s = await publishOutboxes(kernel, self.app.databaseServices, context);
+        if (s.published + s.retrying + s.deadLettered > 0 || s.failures.length > 0) {
+          context.log(`outbox: ${s.published} published, ${s.retrying} retrying, ${s.deadLettered} dead-lettered, ${s.failures.length} outboxes failed`);
+        }
       };
     });
+    r.http('outboxDeadLetterList', 'GET', 'platform/outbox/dead-letters', deadLetters('list'));
+    r.http('outboxDeadLetterRedrive', 'POST', 'platform/outbox/dead-letters/redrive', deadLetters('redrive'));
+    r.timer('isolationCheck', ISOLATION_CHECK_SCHEDULE, 'Proves tenant isolation in every database; a failure is logged and sent as IsolationCheckFailed', async (self, kernel) => {
+      const { reportIsolation, runIsolationCheck } = await import('./isolation-check.js');
+      return async (_timer, context) => reportIsolation(await runIsolationCheck(kernel, self.app.databaseServices), { log: context, telemetry: kernel.telemetry });
+    });
+    r.http('platformIsolationCheck', 'GET', 'platform/isolation-check', routes('isolationCheck'));
     r.timer(
       'platformHousekeeping',
       HOUSEKEEPING_SCHEDULE,

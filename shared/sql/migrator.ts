@@ -1,12 +1,14 @@
 /**
  * Per-service migrations. Each service owns a schema, a role and a history table in its schema
- * (`<schema>.migrations`); `migrateAll` applies every service's migrations to one database.
+ * (`<schema>.migrations`); `migrateAll` applies every service's migrations to one database,
+ * followed by the kernel's migrations of the kernel tables in that schema (`kernel-migrations.ts`).
  * Runs as the database owner (the deployment identity), never as the app's roles.
  */
 import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import type { ServiceSql } from './database.js';
 import { createOutboxTable } from '../events/outbox.js';
 import { createIdempotencyTable } from '../http/idempotency.js';
+import { KERNEL_MIGRATION_PREFIX, kernelMigrations } from './kernel-migrations.js';
 
 export { enableTenantRls } from './rls.js';
 
@@ -36,12 +38,16 @@ export async function migrateAll(db: Kysely<any>, services: ServiceMigrations[])
   for (const svc of services) {
     await ensureRole(db, svc.role);
     await sql`create schema if not exists ${sql.id(svc.schema)}`.execute(db);
+    const migrations = withKernelMigrations(svc);
+    checkOrder(svc.service, Object.keys(migrations), await appliedMigrations(db, svc.schema));
     const migrator = new Migrator({
       db,
-      provider: { getMigrations: async () => inSchema(svc.schema, svc.migrations) },
+      provider: { getMigrations: async () => inSchema(svc.schema, migrations) },
       migrationTableSchema: svc.schema,
       migrationTableName: 'migrations',
       migrationLockTableName: 'migrations_lock',
+      // The service's list and the kernel's interleave by name; each is kept in order by `checkOrder`.
+      allowUnorderedMigrations: true,
     });
     const { error, results } = await migrator.migrateToLatest();
     const failed = results?.find((r: MigrationResult) => r.status === 'Error');
@@ -54,6 +60,40 @@ export async function migrateAll(db: Kysely<any>, services: ServiceMigrations[])
     reports.push({ service: svc.service, applied: (results ?? []).map((r) => r.migrationName) });
   }
   return reports;
+}
+
+/** The service's migrations followed by the kernel's; a service migration may not use the kernel's prefix. */
+function withKernelMigrations(svc: ServiceMigrations): Record<string, Migration> {
+  const clash = Object.keys(svc.migrations).find((name) => name.startsWith(KERNEL_MIGRATION_PREFIX));
+  if (clash) throw new MigrationError(`${svc.service}: migration ${clash} uses the kernel's prefix '${KERNEL_MIGRATION_PREFIX}'`);
+  return { ...svc.migrations, ...kernelMigrations };
+}
+
+/** Names of the migrations already applied to the schema (none before its history table exists). */
+async function appliedMigrations(db: Kysely<any>, schema: string): Promise<string[]> {
+  const exists = await sql<{ t: string | null }>`select to_regclass(${`${schema}.migrations`})::text as t`.execute(db);
+  if (!exists.rows[0]?.t) return [];
+  const r = await sql<{ name: string }>`select name from ${sql.table(`${schema}.migrations`)}`.execute(db);
+  return r.rows.map((x) => x.name);
+}
+
+/**
+ * Each list (the service's, the kernel's) is applied in name order: a migration that is new but
+ * sorts before one of its own list already applied is refused, as the migrator does for one list.
+ */
+export function checkOrder(service: string, names: string[], applied: string[]): void {
+  const done = new Set(applied);
+  for (const kernel of [false, true]) {
+    const list = names.filter((n) => n.startsWith(KERNEL_MIGRATION_PREFIX) === kernel).sort();
+    const lastApplied = list.findLastIndex((n) => done.has(n));
+    if (lastApplied < 0) continue;
+    const skipped = list.slice(0, lastApplied).find((n) => !done.has(n));
+    if (skipped) {
+      throw new MigrationError(
+        `${service}: migration ${skipped} is new but sorts before ${list[lastApplied]}, which is already applied; name new migrations after the last applied one`,
+      );
+    }
+  }
 }
 
 /** Runs each migration with `search_path` set to the service's schema (transaction-local). */
@@ -93,9 +133,11 @@ async function grantServiceRole(db: Kysely<any>, svc: ServiceSql): Promise<void>
 }
 
 /**
- * Creates the kernel's per-service tables in the service's schema: the event outbox and the
- * idempotency records for `Repeatability-Request-ID`. Every service that emits events or accepts
- * idempotent creates calls this from its first migration.
+ * Creates the kernel's per-service tables, in their first version, in the service's schema: the
+ * event outbox and the idempotency records for `Repeatability-Request-ID`. Every service that keeps
+ * data in PostgreSQL calls this from its first migration (the kernel migrations, which the migrator
+ * applies to every service's schema after it, build on these tables). Later changes to the tables
+ * are kernel migrations (`kernel-migrations.ts`), never edits here.
  */
 export async function createKernelTables(db: Kysely<any>): Promise<void> {
   await createOutboxTable(db);
