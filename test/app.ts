@@ -15,7 +15,7 @@ import { registerAll } from '../composition/registry.js';
 import { serviceMigrations } from '../composition/migrations.js';
 import { wire } from '../composition/wiring.js';
 import { Registrar } from '../shared/registrar.js';
-import { parseRouteTemplate } from '../scripts/local/host/routes.js';
+import { parseRouteTemplate } from '../emulator/host/routes.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { sql } from 'kysely';
 import pg from 'pg';

@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../build.js';
+import { buildApp } from '../../scripts/build.js';
 import { loadFunctionsApp, startHost, type FunctionsApp, type StartedHost } from './index.js';
 
 const fixtureDir = path.resolve('test/fixtures/host-app');
