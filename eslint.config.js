@@ -57,7 +57,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['shared/settings.ts', 'scripts/**', 'test/**', 'bench/**', '**/*.test.ts', 'vitest.config.ts'],
+    files: ['shared/settings.ts', 'scripts/**', 'emulator/**', 'test/**', 'bench/**', '**/*.test.ts', 'vitest.config.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },

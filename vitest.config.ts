@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['functions/**/*.test.ts', 'shared/**/*.test.ts', 'scripts/**/*.test.ts', 'test/**/*.test.ts', 'infra/**/*.test.ts'],
+    include: ['functions/**/*.test.ts', 'shared/**/*.test.ts', 'scripts/**/*.test.ts', 'emulator/**/*.test.ts', 'test/**/*.test.ts', 'infra/**/*.test.ts'],
     // Each test file shares one database (PGlite takes ~3 s to start); files run in parallel
     // across the machine's two cores.
     pool: 'forks',

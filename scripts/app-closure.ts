@@ -1,11 +1,11 @@
 /**
  * The Function App's production dependency closure, read from `package-lock.json`.
  *
- * The repository is an npm workspace (the root app plus `infra/`), so `node_modules` holds the
- * Pulumi SDK and the Azure provider next to the app's own packages. The deployment package must
- * carry only what the app needs at run time: the packages reachable from the root's
- * `dependencies` by Node's resolution rules. Walking the lockfile gives exactly that set without a
- * second install and without the network.
+ * The repository is an npm workspace (the root app plus `infra/` and `emulator/`), so
+ * `node_modules` holds the Pulumi SDK, the Azure provider and the local stand-ins next to the app's
+ * own packages. The deployment package must carry only what the app needs at run time: the
+ * packages reachable from the root's `dependencies` by Node's resolution rules. Walking the
+ * lockfile gives exactly that set without a second install and without the network.
  */
 
 /** One entry of the lockfile's `packages` map (lockfileVersion 2 or 3). */
@@ -56,7 +56,7 @@ export function productionClosure(lock: Lockfile): string[] {
       throw new UnresolvedDependencyError(name, from);
     }
     const entry = lock.packages[path];
-    if (entry?.link) return; // a workspace symlink (e.g. node_modules/runtime-platform-infra)
+    if (entry?.link) return; // a workspace symlink (node_modules/runtime-platform-infra, node_modules/@runtime-platform/emulator)
     if (!seen.has(path)) {
       seen.add(path);
       queue.push(path);

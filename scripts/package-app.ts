@@ -3,9 +3,10 @@
  * `host.json`, a trimmed `package.json` and the app's production `node_modules` only.
  *
  * The repository is an npm workspace, so `node_modules` also holds the infrastructure program's
- * Pulumi SDK and Azure provider (~180 MB). The production closure is read from the lockfile
- * (see app-closure.ts) and copied package by package, so nothing of `infra/` reaches the zip,
- * and no second install (or network) is needed. Run `npm run build` first.
+ * Pulumi SDK and Azure provider (~180 MB) and the local emulator's stand-ins (Azurite, PGlite, the
+ * Cosmos DB server). The production closure is read from the lockfile (see app-closure.ts) and
+ * copied package by package, so nothing of `infra/` or `emulator/` reaches the zip, and no second
+ * install (or network) is needed. Run `npm run build` first.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -13,8 +14,13 @@ import { join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { productionClosure, type Lockfile } from './app-closure.js';
 
-/** Packages that must never be in the app's package (they belong to `infra/`). */
-const FORBIDDEN = [/^node_modules\/@pulumi\//, /(^|\/)node_modules\/runtime-platform-infra$/];
+/** Packages that must never be in the app's package (they belong to `infra/` or `emulator/`). */
+const FORBIDDEN = [
+  /^node_modules\/@pulumi\//,
+  /(^|\/)node_modules\/runtime-platform-infra$/,
+  /(^|\/)node_modules\/@runtime-platform\/emulator$/,
+  /(^|\/)node_modules\/(azurite|selfsigned|@vercel\/cosmosdb-server|@electric-sql\/pglite(-socket)?)$/,
+];
 
 /** What `packageApp` produced. */
 export interface PackageResult {
@@ -51,7 +57,7 @@ export function packageApp(root: string, outDir = join(root, '.package')): Packa
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as Lockfile;
   const paths = productionClosure(lock);
   const forbidden = paths.filter((p) => FORBIDDEN.some((f) => f.test(p)));
-  if (forbidden.length > 0) throw new Error(`the app's dependency closure reaches infrastructure packages: ${forbidden.join(', ')}`);
+  if (forbidden.length > 0) throw new Error(`the app's dependency closure reaches infrastructure or emulator packages: ${forbidden.join(', ')}`);
   for (const p of paths) {
     const from = join(root, p);
     if (!existsSync(from)) throw new Error(`${p} is in package-lock.json but not installed: run \`npm ci\``);

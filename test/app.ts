@@ -15,7 +15,7 @@ import { registerAll, services } from '../composition/services.js';
 import { composeApp, loadDatabaseServices } from '../composition/app.js';
 import { Registrar, type App } from '../shared/registrar.js';
 import type { ServiceInstance } from '../shared/service.js';
-import { parseRouteTemplate } from '../scripts/local/host/routes.js';
+import { parseRouteTemplate } from '../emulator/host/routes.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { sql } from 'kysely';
 import pg from 'pg';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storageMap, DRIFT_SNAPSHOT_TTL_SECONDS } from '../shared/storage-map.js';
-import { startStack, type Stack } from '../scripts/local/stack.js';
+import { startStack, type Stack } from '../emulator/stack.js';
 
 let stack: Stack;
 let dir: string;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startPglite } from '../scripts/local/pglite.js';
+import { startPglite } from '../emulator/pglite.js';
 
 export interface TestDatabase {
   url: string;

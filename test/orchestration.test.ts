@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../scripts/build.js';
-import { startHost, type StartedHost } from '../scripts/local/host/index.js';
+import { startHost, type StartedHost } from '../emulator/host/index.js';
 
 let host: StartedHost;
 const out = join(process.cwd(), '.local', `orchestration-test-${process.pid}`);

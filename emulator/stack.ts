@@ -19,13 +19,13 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { ensureDevIssuer } from '../../shared/auth/dev-issuer.js';
-import { loadSettings, type Settings } from '../../shared/settings.js';
-import { storageMap, DRIFT_SNAPSHOT_TTL_SECONDS } from '../../shared/storage-map.js';
+import { ensureDevIssuer } from '../shared/auth/dev-issuer.js';
+import { loadSettings, type Settings } from '../shared/settings.js';
+import { storageMap, DRIFT_SNAPSHOT_TTL_SECONDS } from '../shared/storage-map.js';
 import { startAzurite, type AzuriteServer } from './azurite.js';
 import { ensureLocalCert } from './certs.js';
 import { startCosmos, type CosmosServer } from './cosmos.js';
-import { startKeyVaultServer, type KeyVaultServer } from './keyvault-server.js';
+import { startKeyVaultServer, type KeyVaultServer } from './keyvault/server.js';
 import { startPglite, type PgliteServer } from './pglite.js';
 
 /** The stand-ins' ports. 0 means any free port (tests). */

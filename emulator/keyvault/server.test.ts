@@ -9,8 +9,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureLocalCert, type LocalCert } from './certs.js';
-import { startKeyVaultServer, type KeyVaultServer } from './keyvault-server.js';
+import { ensureLocalCert, type LocalCert } from '../certs.js';
+import { startKeyVaultServer, type KeyVaultServer } from './server.js';
 
 /** Counts token requests and remembers the scopes and tenant the challenge asked for. */
 class RecordingCredential implements TokenCredential {

@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../shared/settings.js';
-import { DRIFT_SNAPSHOT_TTL_SECONDS } from '../../shared/storage-map.js';
+import { loadSettings } from '../shared/settings.js';
+import { DRIFT_SNAPSHOT_TTL_SECONDS } from '../shared/storage-map.js';
 import { startStack, type Stack } from './stack.js';
 import { wipeLocalState } from './wipe.js';
 

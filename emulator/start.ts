@@ -14,7 +14,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { runMigrations } from '../migrate.js';
+import { runMigrations } from '../scripts/migrate.js';
 import { startHost, type StartedHost } from './host/index.js';
 import { startStack } from './stack.js';
 

@@ -1,16 +1,16 @@
 /**
- * The local host against the fixture app (test/fixtures/host-app), built with the project's own
+ * The local host against the fixture app (fixtures/host-app), built with the project's own
  * esbuild build: registration through the `@azure/functions-core` stand-in in this process, then a
  * real host in a child process serving it over a real port.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../build.js';
+import { buildApp } from '../../scripts/build.js';
 import { loadFunctionsApp, startHost, type FunctionsApp, type StartedHost } from './index.js';
 
-const fixtureDir = path.resolve('test/fixtures/host-app');
-const streamFixtureDir = path.resolve('test/fixtures/host-app-stream');
+const fixtureDir = path.resolve('emulator/host/fixtures/host-app');
+const streamFixtureDir = path.resolve('emulator/host/fixtures/host-app-stream');
 const outDir = path.resolve(`.local/test/host-app-${process.pid}`);
 const entry = path.join(outDir, 'main.js');
 const streamEntry = path.join(outDir, 'stream', 'main.js');

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../shared/settings.js';
+import { loadSettings } from '../shared/settings.js';
 
 /** Set by App Service only: their presence means "running in Azure", so never locally. */
 const AZURE_ONLY = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME'];

@@ -1,5 +1,5 @@
 /**
- * The host process: `tsx scripts/local/host/cli.ts --entry dist/main.js [--port 7071]
+ * The host process: `tsx emulator/host/cli.ts --entry dist/main.js [--port 7071]
  * [--host 127.0.0.1] [--dir .] [--verbose] [--no-timers]`.
  *
  * Like `func start`, it loads local.settings.json `Values` into the environment (without

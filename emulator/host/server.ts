@@ -1,0 +1,198 @@
+/**
+ * The local Functions host: serves a loaded app (see `loadFunctionsApp`) on one HTTP port and drives
+ * it. This file puts the host together and owns its lifecycle (listen, the function listing, stop);
+ * the parts are:
+ *
+ *   dispatch.ts   HTTP routing: HTTP triggers under the route prefix, the admin API, the Durable
+ *                 Functions HTTP API, the landing page and 404s
+ *   timers.ts     timer triggers on their NCRONTAB schedules
+ *   admin.ts      the admin API (`POST /admin/functions/<name>`, ...)
+ *   bindings.ts   the bindings the host provides besides triggers (durable client, HTTP output)
+ *   durable/      the in-memory task hub that runs orchestrations, and its HTTP API
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { createAdminApi } from './admin.js';
+import type { FunctionsApp, InvocationInput } from './app.js';
+import { inputBindings, warnUnsupportedBindings } from './bindings.js';
+import type { RpcInvocationResponse, RpcLogCategory, RpcLogLevel } from './core-types.js';
+import { createDispatcher, errorJson, functionUrl, httpRoutes, methodsOf } from './dispatch.js';
+import { LocalTaskHub } from './durable/task-hub.js';
+import type { RegisteredFunction } from './functions-core.js';
+import { isFunctionDisabled, readHostConfig, type HostConfig } from './host-config.js';
+import { createTimers } from './timers.js';
+
+type Env = Record<string, string | undefined>;
+
+/** Options of {@link serveFunctionsApp}. */
+export interface ServeOptions {
+  /** Port to listen on; 0 picks a free one. Default 7071. */
+  port?: number;
+  /** Interface to bind. Default 127.0.0.1. */
+  hostname?: string;
+  /** App settings, for `%NAME%` references and `AzureWebJobs.<fn>.Disabled`. Default process.env. */
+  env?: Env;
+  /** Where host log lines go. Default: stdout. */
+  log?: (line: string) => void;
+  /** Also print the worker's debug/trace lines. */
+  verbose?: boolean;
+  /** Run timer triggers on their schedules (runOnStartup included). Default true. */
+  runTimers?: boolean;
+}
+
+/** A running local host. */
+export interface FunctionsHost {
+  /** Base URL, e.g. `http://127.0.0.1:7071`. */
+  readonly url: string;
+  readonly port: number;
+  readonly config: HostConfig;
+  /** The enabled functions the host serves. */
+  readonly functions: readonly RegisteredFunction[];
+  readonly taskHub: LocalTaskHub;
+  /** The Core Tools-style listing of functions and their URLs. */
+  describe(): string;
+  /** Stops listening, stops timers and the task hub, runs `appTerminate` hooks. */
+  stop(): Promise<void>;
+}
+
+const allMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE'];
+
+function timestamp(): string {
+  return new Date().toISOString();
+}
+
+function describeError(error: unknown): string {
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const cut = text.indexOf('\n\n$OutOfProcData$:');
+  return cut >= 0 ? text.slice(0, cut) : text;
+}
+
+/**
+ * Serves a loaded app (see `loadFunctionsApp`). Resolves once listening; rejects with a message
+ * naming the port when it is taken.
+ */
+export async function serveFunctionsApp(app: FunctionsApp, options: ServeOptions = {}): Promise<FunctionsHost> {
+  const env = options.env ?? process.env;
+  const print = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = (line: string) => print(`[${timestamp()}] ${line}`);
+  const config = readHostConfig(app.functionAppDirectory, env);
+  for (const warning of config.warnings) log(`Warning: ${warning}`);
+
+  app.setLogSink((level: RpcLogLevel, category: RpcLogCategory, message: string) => {
+    if (category === 'user' || options.verbose || level === 'warning' || level === 'error' || level === 'critical') log(message);
+  });
+
+  const functions = app.functions.filter((f) => !isFunctionDisabled(f.name, env));
+  const findFunction = (name: string) => functions.find((f) => f.name.toLowerCase() === name.toLowerCase());
+  warnUnsupportedBindings(functions, log);
+
+  let port = options.port ?? 7071;
+  const hostname = options.hostname ?? '127.0.0.1';
+  const publicOrigin = () => (env.WEBSITE_HOSTNAME ? `http://${env.WEBSITE_HOSTNAME}` : `http://localhost:${port}`);
+  const rpcHost = hostname === '0.0.0.0' || hostname === '::' ? '127.0.0.1' : hostname.includes(':') ? `[${hostname}]` : hostname;
+
+  const run = async (fn: RegisteredFunction, request: InvocationInput, reason: string): Promise<RpcInvocationResponse> => {
+    const invocationId = request.invocationId ?? randomUUID();
+    log(`Executing 'Functions.${fn.name}' (Reason='${reason}', Id=${invocationId})`);
+    const started = performance.now();
+    const duration = () => Math.round(performance.now() - started);
+    try {
+      const response = await app.invoke(fn, { ...request, invocationId });
+      log(`Executed 'Functions.${fn.name}' (Succeeded, Id=${invocationId}, Duration=${duration()}ms)`);
+      return response;
+    } catch (error) {
+      log(`Executed 'Functions.${fn.name}' (Failed, Id=${invocationId}, Duration=${duration()}ms)`);
+      log(`Exception while executing function: Functions.${fn.name}. Result: Failure\nException: ${describeError(error)}`);
+      throw error;
+    }
+  };
+
+  const taskHub = new LocalTaskHub(
+    { getFunction: findFunction, listFunctions: () => functions, run, log },
+    { hubName: config.durable.hubName, overridableExistingInstanceStates: config.durable.overridableExistingInstanceStates },
+  );
+  const bindings = inputBindings({
+    publicOrigin,
+    rpcOrigin: () => `http://${rpcHost}:${port}`,
+    taskHubName: taskHub.hubName,
+    connectionName: config.durable.connectionName,
+  });
+  const routes = httpRoutes(functions);
+  const timers = createTimers({ functions, env, run, inputBindings: bindings, log });
+  const urlOf = (fn: RegisteredFunction) => functionUrl(fn, publicOrigin(), config.routePrefix);
+  const admin = createAdminApi({ functions, findFunction, functionUrl: urlOf, run, inputBindings: bindings, timers });
+  const handle = createDispatcher({ app, config, routes, taskHub, run, inputBindings: bindings, admin, hostname, port: () => port });
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`Error: ${describeError(error)}`);
+      if (!res.headersSent) errorJson(res, 500, 'InternalError', 'The local host failed to handle the request.');
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE') reject(new Error(`Port ${port} on ${hostname} is already in use (is another host running?)`));
+      else reject(error);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, hostname);
+  });
+  port = (server.address() as AddressInfo).port;
+
+  if (options.runTimers !== false) timers.start();
+
+  const describe = () => {
+    const lines = ['', 'Functions:', ''];
+    for (const fn of functions) {
+      if (fn.trigger.type.toLowerCase() === 'httptrigger') {
+        const methods = methodsOf(fn) ?? allMethods;
+        lines.push(`        ${fn.name}: [${methods.join(',')}] ${urlOf(fn)}`, '');
+      } else {
+        const schedule = timers.schedules.get(fn.name);
+        lines.push(`        ${fn.name}: ${fn.trigger.type}${schedule ? ` (${schedule.expression})` : ''}`, '');
+      }
+    }
+    const disabled = app.functions.filter((f) => !functions.includes(f));
+    for (const fn of disabled) lines.push(`        ${fn.name}: disabled (AzureWebJobs.${fn.name}.Disabled)`, '');
+    return lines.join('\n');
+  };
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      timers.stop();
+      taskHub.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Requests still in flight (a long poll, a hung function) get a moment, then are cut.
+      const force = setTimeout(() => server.closeAllConnections(), 2_000);
+      await closed;
+      clearTimeout(force);
+      await app.terminate();
+    })();
+    return stopped;
+  };
+
+  return {
+    url: `http://${rpcHost}:${port}`,
+    get port() {
+      return port;
+    },
+    config,
+    functions,
+    taskHub,
+    describe,
+    stop,
+  };
+}
