@@ -5,15 +5,24 @@
  * databases are unchanged afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type CallResult, type TestApp } from './app.js';
+import { MAX_JSON_DEPTH } from '../shared/http/input.js';
+import { expectApiError, startTestApp, type CallResult, type TestApp } from './app.js';
 
 let t: TestApp;
 let root: string;
+let envId: string;
+let svcId: string;
 
+// The app's own body limit (1 MiB by default), not a small one: a small limit would answer 413 to
+// the large cases below before the parser and the schemas ever saw them.
 beforeAll(async () => {
-  t = await startTestApp({ env: { HTTP_MAX_BODY_BYTES: '4096' } });
+  t = await startTestApp();
   root = await t.token('platform-admin', { admin: true });
   await t.createTenant('victim', 'vic');
+  const env = await t.call('POST', 'tenants/victim/environments', { token: root, body: { name: 'prod', kind: 'prod', region: 'westeurope' } });
+  envId = env.body.id;
+  const svc = await t.call('POST', `tenants/victim/environments/${envId}/services`, { token: root, body: { name: 'api', owner: 'team-a' } });
+  svcId = svc.body.id;
 });
 afterAll(() => t?.close());
 
@@ -30,6 +39,9 @@ function expectClientError(r: CallResult, what: string): void {
 }
 
 const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+/** The path of a route with real ids where it has them (so a request gets past the existence checks). */
+const realPathOf = (route: string) =>
+  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 
 describe('bad input', () => {
   it('answers every malformed body with a 4xx and changes nothing', async () => {
@@ -37,9 +49,11 @@ describe('bad input', () => {
     const withBody = t.app.routes.routes.filter((r) => t.kernel.openapi.examples.has(r.name));
     expect(withBody.length).toBeGreaterThan(2);
     for (const r of withBody) {
-      const path = pathOf(r.route);
+      // Real ids: with made-up ones the path check answers 404 before the body is read.
+      const path = realPathOf(r.route);
       const example = t.kernel.openapi.examples.get(r.name)!.example as Record<string, unknown>;
       const call = (o: Parameters<TestApp['call']>[2]) => t.call(r.method, path, { token: root, ...o });
+      const oversize = JSON.stringify({ ...example, pad: 'x'.repeat(t.kernel.settings.http.maxBodyBytes) });
       const cases: [string, Parameters<TestApp['call']>[2]][] = [
         ['malformed JSON', { rawBody: '{"id": "x",' }],
         ['not UTF-8', { rawBody: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }],
@@ -48,8 +62,8 @@ describe('bad input', () => {
         ['number', { body: 42 }],
         ['null', { body: null }],
         ['unknown field', { body: { ...example, zzUnknown: 1 } }],
-        ['oversize', { rawBody: JSON.stringify({ ...example, pad: 'x'.repeat(5000) }) }],
-        ['lying content-length', { rawBody: JSON.stringify({ ...example, pad: 'x'.repeat(5000) }), headers: { 'content-length': '10' } }],
+        ['oversize', { rawBody: oversize }],
+        ['lying content-length', { rawBody: oversize, headers: { 'content-length': '10' } }],
         ['wrong media type', { rawBody: JSON.stringify(example), headers: { 'content-type': 'text/plain' } }],
         ['NUL in a string', { body: mapStrings(example, (s) => `${s}\u0000`) }],
         ['NUL in a key', { body: { ...example, 'a\u0000b': 1 } }],
@@ -57,6 +71,13 @@ describe('bad input', () => {
         ['deep nesting', { rawBody: '['.repeat(5000) + ']'.repeat(5000) }],
       ];
       for (const [what, o] of cases) expectClientError(await call(o), `${r.method} ${r.route}: ${what}`);
+      // Within the size limit, so it reaches the parser (which once overflowed the stack: 500).
+      for (const depth of [MAX_JSON_DEPTH + 1, 5000, 100_000]) {
+        const deep = await call({ rawBody: '['.repeat(depth) + ']'.repeat(depth) });
+        expectApiError(deep, 400, 'InvalidJson');
+        const inObject = await call({ rawBody: JSON.stringify({ ...example, labels: '@' }).replace('"@"', '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)) });
+        expectApiError(inObject, 400, 'InvalidJson');
+      }
     }
     expect(await t.snapshot()).toEqual(before);
   });
@@ -65,7 +86,7 @@ describe('bad input', () => {
     for (const r of t.app.routes.routes.filter((x) => t.kernel.openapi.examples.has(x.name))) {
       const example = t.kernel.openapi.examples.get(r.name)!.example as Record<string, unknown>;
       for (const s of [...INJECTIONS, ...UNICODE]) {
-        const res = await t.call(r.method, pathOf(r.route), { token: root, body: mapStrings(example, () => s) });
+        const res = await t.call(r.method, realPathOf(r.route), { token: root, body: mapStrings(example, () => s) });
         expect(res.status, `${r.method} ${r.route} with ${JSON.stringify(s).slice(0, 40)}`).toBeLessThan(500);
         if (res.status >= 400) expectClientError(res, r.route);
       }
