@@ -112,6 +112,29 @@ describe('bad input', () => {
     expect(await t.snapshot()).toEqual(before);
   });
 
+  // Regressions: each of these answered 5xx once.
+  it('refuses creation-time bounds PostgreSQL cannot hold with a 400 (they answered 500)', async () => {
+    const before = await t.snapshot();
+    const lists = t.app.routes.routes.filter((r) => r.method === 'GET' && !('anonymous' in r.access));
+    const ranged = lists.filter((r) => JSON.stringify(t.kernel.openapi.document().paths?.[`/${r.route}`]?.get?.parameters ?? []).includes('createdAfter'));
+    expect(ranged.length).toBeGreaterThan(1);
+    for (const r of ranged) {
+      const path = realPathOf(r.route);
+      // Year 0000 does not exist in PostgreSQL; an offset can push 9999-12-31 into year 10000.
+      for (const v of ['0000-01-01T00:00:00Z', '0000-12-31T23:59:59.999Z', '0001-01-01T00:00:00+00:01', '9999-12-31T23:59:59-01:00', '9999-12-31T23:59:59.999-00:01']) {
+        for (const p of ['createdAfter', 'createdBefore']) {
+          const res = await t.call('GET', `${path}?${p}=${encodeURIComponent(v)}`, { token: root });
+          expectApiError(res, 400, 'InvalidRequest');
+          expect(res.body.error.target, `${path} ${p}=${v}`).toBe(`query.${p}`);
+        }
+      }
+      // The bounds themselves are fine.
+      const edges = await t.call('GET', `${path}?createdAfter=0001-01-01T00:00:00Z&createdBefore=${encodeURIComponent('9999-12-31T23:59:59.999Z')}`, { token: root });
+      expect(edges.status, `${path} edges`).toBe(200);
+    }
+    expect(await t.snapshot()).toEqual(before);
+  });
+
   it('treats hostile path segments as not found', async () => {
     for (const seg of ["x' OR 1=1", '..', 'A'.repeat(300), '🚀', '%00']) {
       const r = await t.call('GET', `tenants/${encodeURIComponent(seg)}`, { token: root });
