@@ -42,6 +42,7 @@ const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(
 /** The path of a route with real ids where it has them (so a request gets past the existence checks). */
 const realPathOf = (route: string) =>
   route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+const cursor = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64url');
 
 describe('bad input', () => {
   it('answers every malformed body with a 4xx and changes nothing', async () => {
@@ -131,6 +132,40 @@ describe('bad input', () => {
       // The bounds themselves are fine.
       const edges = await t.call('GET', `${path}?createdAfter=0001-01-01T00:00:00Z&createdBefore=${encodeURIComponent('9999-12-31T23:59:59.999Z')}`, { token: root });
       expect(edges.status, `${path} edges`).toBe(200);
+    }
+    expect(await t.snapshot()).toEqual(before);
+  });
+
+  it('refuses tampered skipTokens with a 400, never a 503 to retry (a NUL once reached SQL)', async () => {
+    const before = await t.snapshot();
+    const tokens: [string, string][] = [
+      ['NUL in a name key', cursor({ o: 'name', k: 'a\u0000b', i: 'env_0000000000000000' })],
+      ['NUL in an id', cursor({ o: 'name', k: 'a', i: '\u0000' })],
+      ['NUL in a string cursor', cursor('a\u0000')],
+      ['control character', cursor({ o: 'name', k: 'a\u0001', i: 'x' })],
+      ['control character in a string cursor', cursor('\u001b[2J')],
+      ['unpaired surrogate', cursor('{"o":"name","k":"\\ud800","i":"x"}')],
+      ['unpaired surrogate in a string cursor', cursor('"\\udfff"')],
+      ['NUL in an unknown key', cursor({ o: 'name', k: 'a', i: 'x', '\u0000': 1 })],
+    ];
+    // Creation-time keys PostgreSQL cannot hold, or that only Date.parse tolerates.
+    const created: [string, string][] = [
+      ['year 0000', cursor({ o: 'created', k: '0000-01-01T00:00:00.000Z', i: 'x' })],
+      ['expanded year', cursor({ o: 'created', k: '+275760-09-13T00:00:00.000Z', i: 'x' })],
+      ['year 10000', cursor({ o: 'created', k: '+010000-01-01T00:00:00.000Z', i: 'x' })],
+      ['not ISO', cursor({ o: 'created', k: '0', i: 'x' })],
+      ['not ISO either', cursor({ o: 'created', k: 'Tue, 01 Jan 2030 00:00:00 GMT', i: 'x' })],
+    ];
+    const paged = t.app.routes.routes.filter((r) => r.method === 'GET' && JSON.stringify(t.kernel.openapi.document().paths?.[`/${r.route}`]?.get?.parameters ?? []).includes('skipToken'));
+    expect(paged.length).toBeGreaterThan(3);
+    for (const r of paged) {
+      const path = realPathOf(r.route);
+      for (const [what, tok] of [...tokens, ...created.map(([w, c]): [string, string] => [w, `${c}&createdAfter=2000-01-01T00:00:00Z`])]) {
+        const [token, extra] = tok.split('&');
+        const res = await t.call('GET', `${path}?skipToken=${token}${extra ? `&${extra}` : ''}`, { token: root });
+        expect(res.headers.get('retry-after'), `${path}: ${what}`).toBeNull();
+        expectApiError(res, 400, 'InvalidRequest');
+      }
     }
     expect(await t.snapshot()).toEqual(before);
   });
