@@ -68,6 +68,9 @@ describe('bad input', () => {
         ['wrong media type', { rawBody: JSON.stringify(example), headers: { 'content-type': 'text/plain' } }],
         ['NUL in a string', { body: mapStrings(example, (s) => `${s}\u0000`) }],
         ['NUL in a key', { body: { ...example, 'a\u0000b': 1 } }],
+        // PostgreSQL would store U+FFFD instead: refused, not silently changed.
+        ['unpaired surrogate in a string', { body: mapStrings(example, (s) => `${s}\ud800`) }],
+        ['unpaired surrogate in a key', { body: { ...example, 'a\udc00': 'x' } }],
         ['wrong types', { body: mapValues(example, (v) => (typeof v === 'string' ? 123 : 'not-the-type')) }],
         ['deep nesting', { rawBody: '['.repeat(5000) + ']'.repeat(5000) }],
       ];
@@ -167,6 +170,16 @@ describe('bad input', () => {
         expectApiError(res, 400, 'InvalidRequest');
       }
     }
+    expect(await t.snapshot()).toEqual(before);
+  });
+
+  it('refuses an unpaired surrogate in free text rather than store U+FFFD in its place', async () => {
+    const before = await t.snapshot();
+    const patch = await t.call('PATCH', 'tenants/victim', { token: root, body: { displayName: 'Victim \ud800' } });
+    expectApiError(patch, 400, 'InvalidRequest');
+    expect(patch.body.error.target).toBe('body.displayName');
+    const create = await t.call('POST', 'tenants/victim/environments', { token: root, body: { name: 'ok-name', kind: 'dev', region: 'westeurope', description: '\udc00 text' } });
+    expectApiError(create, 400, 'InvalidRequest');
     expect(await t.snapshot()).toEqual(before);
   });
 
