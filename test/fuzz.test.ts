@@ -395,14 +395,17 @@ function pathValue(name: string, g: fc.GeneratorValue, f: Fixture, notes: string
   }
 }
 
-/** A real cursor of this list, or (`mutate`) a tampered or foreign one; `undefined` when the list has none. */
-function cursorValue(g: fc.GeneratorValue, f: Fixture, list: string, notes: string[], mutate: boolean): string | undefined {
+/**
+ * A real cursor of this list, or (`mutate`) a tampered or foreign one; `undefined` when the list has
+ * none. Sets `wants.createdOrder` for a cursor that only a creation-time list reads that far.
+ */
+function cursorValue(g: fc.GeneratorValue, f: Fixture, list: string, notes: string[], mutate: boolean, wants = { createdOrder: false }): string | undefined {
   const own = f.cursors.get(list) ?? [];
   if (!mutate) return own.length > 0 ? pick(g, ...own) : undefined;
   const all = [...f.cursors.values(), ...other.cursors.values()].flat();
   const real = all.length > 0 ? pick(g, ...all) : 'e30';
   const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64url');
-  const kind = pick(g, 'foreign', 'flip', 'random', 'shape', 'shape', 'nul', 'nul', 'text', 'std-base64', 'long');
+  const kind = pick(g, 'foreign', 'flip', 'random', 'shape', 'shape', 'nul', 'nul', 'created-key', 'created-key', 'text', 'std-base64', 'long');
   notes.push(`skipToken:${kind}`);
   switch (kind) {
     case 'foreign':
@@ -427,10 +430,18 @@ function cursorValue(g: fc.GeneratorValue, f: Fixture, list: string, notes: stri
     }
     case 'nul':
       return b64({ o: pick(g, 'name', 'created'), k: `a${pick(g, '\u0000', '\u0001', '\ud800', '\u007f')}`, i: 'env_0000000000000000' });
+    case 'created-key': {
+      // Keys Date.parse reads but a cursor never carries, and instants PostgreSQL cannot hold.
+      wants.createdOrder = true;
+      const k = g(fc.boolean)
+        ? isoInstant(g, false)
+        : pick(g, '+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '2020', '0', 'Tue, 01 Jan 2030 00:00:00 GMT', '2020-01-01T00:00:00.000+01:00', '2020-01-01T00:00:00.000Z ');
+      return b64({ o: 'created', k, i: pick(g, ...f.envs, ...f.services) });
+    }
     case 'text':
       return b64(hostileString(g));
     case 'std-base64':
-      return encode(Buffer.from(Buffer.from(real, 'base64url')).toString('base64'));
+      return Buffer.from(real, 'base64url').toString('base64');
     default:
       return 'A'.repeat(pick(g, 2048, 2049, 10_000));
   }
@@ -438,9 +449,12 @@ function cursorValue(g: fc.GeneratorValue, f: Fixture, list: string, notes: stri
 
 function queryFor(op: Operation, g: fc.GeneratorValue, f: Fixture, list: string, notes: string[], plan: Set<Target>): string {
   const pairs: [string, string][] = [];
-  for (const p of (op.parameters ?? []).filter((x) => x.in === 'query')) {
+  const queries = (op.parameters ?? []).filter((x) => x.in === 'query');
+  for (const p of queries) {
     if (p.name === 'skipToken' && plan.has('cursor')) {
-      pairs.push([p.name, encode(cursorValue(g, f, list, notes, true) ?? '')]);
+      const wants = { createdOrder: false };
+      pairs.push([p.name, encode(cursorValue(g, f, list, notes, true, wants) ?? '')]);
+      if (wants.createdOrder && queries.some((q) => q.name === 'createdAfter')) pairs.push(['createdAfter', encode('2000-01-01T00:00:00Z')]);
       continue;
     }
     if (!p.required && g(fc.nat, 2) !== 0) continue;
