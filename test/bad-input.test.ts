@@ -5,15 +5,24 @@
  * databases are unchanged afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type CallResult, type TestApp } from './app.js';
+import { MAX_JSON_DEPTH } from '../shared/http/input.js';
+import { expectApiError, startTestApp, type CallResult, type TestApp } from './app.js';
 
 let t: TestApp;
 let root: string;
+let envId: string;
+let svcId: string;
 
+// The app's own body limit (1 MiB by default), not a small one: a small limit would answer 413 to
+// the large cases below before the parser and the schemas ever saw them.
 beforeAll(async () => {
-  t = await startTestApp({ env: { HTTP_MAX_BODY_BYTES: '4096' } });
+  t = await startTestApp();
   root = await t.token('platform-admin', { admin: true });
   await t.createTenant('victim', 'vic');
+  const env = await t.call('POST', 'tenants/victim/environments', { token: root, body: { name: 'prod', kind: 'prod', region: 'westeurope' } });
+  envId = env.body.id;
+  const svc = await t.call('POST', `tenants/victim/environments/${envId}/services`, { token: root, body: { name: 'api', owner: 'team-a' } });
+  svcId = svc.body.id;
 });
 afterAll(() => t?.close());
 
@@ -30,6 +39,10 @@ function expectClientError(r: CallResult, what: string): void {
 }
 
 const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+/** The path of a route with real ids where it has them (so a request gets past the existence checks). */
+const realPathOf = (route: string) =>
+  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+const cursor = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64url');
 
 describe('bad input', () => {
   it('answers every malformed body with a 4xx and changes nothing', async () => {
@@ -37,9 +50,11 @@ describe('bad input', () => {
     const withBody = t.app.routes.routes.filter((r) => t.kernel.openapi.examples.has(r.name));
     expect(withBody.length).toBeGreaterThan(2);
     for (const r of withBody) {
-      const path = pathOf(r.route);
+      // Real ids: with made-up ones the path check answers 404 before the body is read.
+      const path = realPathOf(r.route);
       const example = t.kernel.openapi.examples.get(r.name)!.example as Record<string, unknown>;
       const call = (o: Parameters<TestApp['call']>[2]) => t.call(r.method, path, { token: root, ...o });
+      const oversize = JSON.stringify({ ...example, pad: 'x'.repeat(t.kernel.settings.http.maxBodyBytes) });
       const cases: [string, Parameters<TestApp['call']>[2]][] = [
         ['malformed JSON', { rawBody: '{"id": "x",' }],
         ['not UTF-8', { rawBody: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) }],
@@ -48,15 +63,25 @@ describe('bad input', () => {
         ['number', { body: 42 }],
         ['null', { body: null }],
         ['unknown field', { body: { ...example, zzUnknown: 1 } }],
-        ['oversize', { rawBody: JSON.stringify({ ...example, pad: 'x'.repeat(5000) }) }],
-        ['lying content-length', { rawBody: JSON.stringify({ ...example, pad: 'x'.repeat(5000) }), headers: { 'content-length': '10' } }],
+        ['oversize', { rawBody: oversize }],
+        ['lying content-length', { rawBody: oversize, headers: { 'content-length': '10' } }],
         ['wrong media type', { rawBody: JSON.stringify(example), headers: { 'content-type': 'text/plain' } }],
         ['NUL in a string', { body: mapStrings(example, (s) => `${s}\u0000`) }],
         ['NUL in a key', { body: { ...example, 'a\u0000b': 1 } }],
+        // PostgreSQL would store U+FFFD instead: refused, not silently changed.
+        ['unpaired surrogate in a string', { body: mapStrings(example, (s) => `${s}\ud800`) }],
+        ['unpaired surrogate in a key', { body: { ...example, 'a\udc00': 'x' } }],
         ['wrong types', { body: mapValues(example, (v) => (typeof v === 'string' ? 123 : 'not-the-type')) }],
         ['deep nesting', { rawBody: '['.repeat(5000) + ']'.repeat(5000) }],
       ];
       for (const [what, o] of cases) expectClientError(await call(o), `${r.method} ${r.route}: ${what}`);
+      // Within the size limit, so it reaches the parser (which once overflowed the stack: 500).
+      for (const depth of [MAX_JSON_DEPTH + 1, 5000, 100_000]) {
+        const deep = await call({ rawBody: '['.repeat(depth) + ']'.repeat(depth) });
+        expectApiError(deep, 400, 'InvalidJson');
+        const inObject = await call({ rawBody: JSON.stringify({ ...example, labels: '@' }).replace('"@"', '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)) });
+        expectApiError(inObject, 400, 'InvalidJson');
+      }
     }
     expect(await t.snapshot()).toEqual(before);
   });
@@ -65,7 +90,7 @@ describe('bad input', () => {
     for (const r of t.app.routes.routes.filter((x) => t.kernel.openapi.examples.has(x.name))) {
       const example = t.kernel.openapi.examples.get(r.name)!.example as Record<string, unknown>;
       for (const s of [...INJECTIONS, ...UNICODE]) {
-        const res = await t.call(r.method, pathOf(r.route), { token: root, body: mapStrings(example, () => s) });
+        const res = await t.call(r.method, realPathOf(r.route), { token: root, body: mapStrings(example, () => s) });
         expect(res.status, `${r.method} ${r.route} with ${JSON.stringify(s).slice(0, 40)}`).toBeLessThan(500);
         if (res.status >= 400) expectClientError(res, r.route);
       }
@@ -88,6 +113,73 @@ describe('bad input', () => {
       expectClientError(await t.call('GET', `${path}?maxpagesize=0`, { token: root }), `${path} maxpagesize=0`);
       expectClientError(await t.call('GET', `${path}?maxpagesize=100000`, { token: root }), `${path} maxpagesize too big`);
     }
+    expect(await t.snapshot()).toEqual(before);
+  });
+
+  // Regressions: each of these answered 5xx once.
+  it('refuses creation-time bounds PostgreSQL cannot hold with a 400 (they answered 500)', async () => {
+    const before = await t.snapshot();
+    const lists = t.app.routes.routes.filter((r) => r.method === 'GET' && !('anonymous' in r.access));
+    const ranged = lists.filter((r) => JSON.stringify(t.kernel.openapi.document().paths?.[`/${r.route}`]?.get?.parameters ?? []).includes('createdAfter'));
+    expect(ranged.length).toBeGreaterThan(1);
+    for (const r of ranged) {
+      const path = realPathOf(r.route);
+      // Year 0000 does not exist in PostgreSQL; an offset can push 9999-12-31 into year 10000.
+      for (const v of ['0000-01-01T00:00:00Z', '0000-12-31T23:59:59.999Z', '0001-01-01T00:00:00+00:01', '9999-12-31T23:59:59-01:00', '9999-12-31T23:59:59.999-00:01']) {
+        for (const p of ['createdAfter', 'createdBefore']) {
+          const res = await t.call('GET', `${path}?${p}=${encodeURIComponent(v)}`, { token: root });
+          expectApiError(res, 400, 'InvalidRequest');
+          expect(res.body.error.target, `${path} ${p}=${v}`).toBe(`query.${p}`);
+        }
+      }
+      // The bounds themselves are fine.
+      const edges = await t.call('GET', `${path}?createdAfter=0001-01-01T00:00:00Z&createdBefore=${encodeURIComponent('9999-12-31T23:59:59.999Z')}`, { token: root });
+      expect(edges.status, `${path} edges`).toBe(200);
+    }
+    expect(await t.snapshot()).toEqual(before);
+  });
+
+  it('refuses tampered skipTokens with a 400, never a 503 to retry (a NUL once reached SQL)', async () => {
+    const before = await t.snapshot();
+    const tokens: [string, string][] = [
+      ['NUL in a name key', cursor({ o: 'name', k: 'a\u0000b', i: 'env_0000000000000000' })],
+      ['NUL in an id', cursor({ o: 'name', k: 'a', i: '\u0000' })],
+      ['NUL in a string cursor', cursor('a\u0000')],
+      ['control character', cursor({ o: 'name', k: 'a\u0001', i: 'x' })],
+      ['control character in a string cursor', cursor('\u001b[2J')],
+      ['unpaired surrogate', cursor('{"o":"name","k":"\\ud800","i":"x"}')],
+      ['unpaired surrogate in a string cursor', cursor('"\\udfff"')],
+      ['NUL in an unknown key', cursor({ o: 'name', k: 'a', i: 'x', '\u0000': 1 })],
+    ];
+    // Creation-time keys PostgreSQL cannot hold, or that only Date.parse tolerates.
+    const created: [string, string][] = [
+      ['year 0000', cursor({ o: 'created', k: '0000-01-01T00:00:00.000Z', i: 'x' })],
+      ['expanded year', cursor({ o: 'created', k: '+275760-09-13T00:00:00.000Z', i: 'x' })],
+      ['year 10000', cursor({ o: 'created', k: '+010000-01-01T00:00:00.000Z', i: 'x' })],
+      ['not ISO', cursor({ o: 'created', k: '0', i: 'x' })],
+      ['not ISO either', cursor({ o: 'created', k: 'Tue, 01 Jan 2030 00:00:00 GMT', i: 'x' })],
+    ];
+    const paged = t.app.routes.routes.filter((r) => r.method === 'GET' && JSON.stringify(t.kernel.openapi.document().paths?.[`/${r.route}`]?.get?.parameters ?? []).includes('skipToken'));
+    expect(paged.length).toBeGreaterThan(3);
+    for (const r of paged) {
+      const path = realPathOf(r.route);
+      for (const [what, tok] of [...tokens, ...created.map(([w, c]): [string, string] => [w, `${c}&createdAfter=2000-01-01T00:00:00Z`])]) {
+        const [token, extra] = tok.split('&');
+        const res = await t.call('GET', `${path}?skipToken=${token}${extra ? `&${extra}` : ''}`, { token: root });
+        expect(res.headers.get('retry-after'), `${path}: ${what}`).toBeNull();
+        expectApiError(res, 400, 'InvalidRequest');
+      }
+    }
+    expect(await t.snapshot()).toEqual(before);
+  });
+
+  it('refuses an unpaired surrogate in free text rather than store U+FFFD in its place', async () => {
+    const before = await t.snapshot();
+    const patch = await t.call('PATCH', 'tenants/victim', { token: root, body: { displayName: 'Victim \ud800' } });
+    expectApiError(patch, 400, 'InvalidRequest');
+    expect(patch.body.error.target).toBe('body.displayName');
+    const create = await t.call('POST', 'tenants/victim/environments', { token: root, body: { name: 'ok-name', kind: 'dev', region: 'westeurope', description: '\udc00 text' } });
+    expectApiError(create, 400, 'InvalidRequest');
     expect(await t.snapshot()).toEqual(before);
   });
 

@@ -2,7 +2,7 @@
  * Reading a request's input: path parameters, query string and JSON body, each validated with the
  * route's zod schema. Every failure is a 4xx in the error format, never an exception from deeper
  * down (a body too large, a wrong media type, bytes that are not UTF-8 or JSON, a NUL character
- * PostgreSQL cannot store, nesting deeper than any schema accepts).
+ * or an unpaired surrogate PostgreSQL cannot store, nesting deeper than any schema accepts).
  */
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
@@ -32,7 +32,7 @@ export async function readInput(request: HttpRequest, def: RouteImpl, query: Obj
   if (!params.success) throw notFound('The resource', params.error.issues[0]?.path.join('.'));
   const q = query.safeParse(Object.fromEntries(request.query.entries()));
   if (!q.success) throw validationError('The query string is invalid.', q.error, 'query');
-  rejectNul(q.data, 'query');
+  rejectUnstorableText(q.data, 'query');
   let body: unknown = undefined;
   if (def.body) {
     const parsed = def.body.schema.safeParse(await readJson(request, maxBodyBytes, def.body.contentType));
@@ -65,7 +65,7 @@ export async function readJson(request: HttpRequest, maxBytes: number, contentTy
   } catch {
     throw apiError('InvalidJson', 'The request body is not valid JSON.');
   }
-  rejectNul(value, 'body');
+  rejectUnstorableText(value, 'body');
   return value;
 }
 
@@ -86,14 +86,21 @@ function nestingDepth(text: string): number {
   return max;
 }
 
-/** PostgreSQL text cannot hold U+0000; refuse it at the edge rather than fail in the database. */
-export function rejectNul(value: unknown, target: string): void {
+// A surrogate that is not half of a pair (JSON can spell one: "\ud800").
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * PostgreSQL text cannot hold U+0000 or an unpaired surrogate: the first fails in the database, the
+ * second the driver would silently store as U+FFFD. Both are refused at the edge, in keys too.
+ */
+export function rejectUnstorableText(value: unknown, target: string): void {
   // Iterative, so no input can exhaust the stack.
   const stack: [unknown, string][] = [[value, target]];
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
     if (typeof v === 'string') {
       if (v.includes('\u0000')) throw invalid('Strings must not contain the NUL character.', path);
+      if (UNPAIRED_SURROGATE.test(v)) throw invalid('Strings must be well-formed Unicode (no unpaired surrogates).', path);
     } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, `${path}[${i}]`]));
     else if (v && typeof v === 'object') {
       for (const [key, x] of Object.entries(v)) stack.push([key, path], [x, `${path}.${key}`]);

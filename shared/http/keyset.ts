@@ -6,7 +6,10 @@
  * one order is refused in the other.
  *
  * Creation times are kept at millisecond precision (what a JavaScript `Date` holds), so the key a
- * cursor carries is exactly the stored value.
+ * cursor carries is exactly the stored value. Every instant a request names (a range bound, a
+ * cursor's key) lies in the years 0001-9999 UTC: what an ISO 8601 string without an expanded year
+ * and PostgreSQL `timestamptz` both hold (PostgreSQL has no year 0000, and reads neither `+010000`
+ * nor a year past 9999 that an offset pushed a bound into); anything else is a 400 before SQL.
  */
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { invalid } from '../errors.js';
@@ -16,16 +19,28 @@ import { decodeCursor } from './pagination.js';
 /** The order of a list page. */
 export type ListOrder = 'name' | 'created';
 
+/** The first and last instants (epoch milliseconds) a range bound or a cursor may name. */
+export const MIN_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
+export const MAX_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** True for epoch milliseconds in [{@link MIN_INSTANT}, {@link MAX_INSTANT}] (false for NaN). */
+export function isStorableInstant(ms: number): boolean {
+  return ms >= MIN_INSTANT && ms <= MAX_INSTANT;
+}
+
+/** An ISO 8601 instant with an offset, within the years 0001-9999 once the offset is applied. */
+function instantParam(description: string) {
+  return z.iso
+    .datetime({ offset: true })
+    .refine((s) => isStorableInstant(Date.parse(s)), { message: 'Instants must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z' })
+    .optional()
+    .openapi({ description: `${description} (ISO 8601, between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z); switches the order to creation time` });
+}
+
 /** Query parameters of a creation-time range: `[createdAfter, createdBefore)`. */
 export const createdRangeQuery = {
-  createdAfter: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .openapi({ description: 'Only items created at or after this instant (ISO 8601); switches the order to creation time' }),
-  createdBefore: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .openapi({ description: 'Only items created before this instant (ISO 8601); switches the order to creation time' }),
+  createdAfter: instantParam('Only items created at or after this instant'),
+  createdBefore: instantParam('Only items created before this instant'),
 };
 
 /** A validated range and the order it implies. */
@@ -53,14 +68,23 @@ export interface KeysetPosition {
   id: string;
 }
 
-/** Decodes a skipToken of a list in `order`; a token of the other order (or malformed) is a 400. */
+/**
+ * Decodes a skipToken of a list in `order`; a token of the other order (or malformed) is a 400. A
+ * creation-time key must be exactly what {@link keysetOf} wrote (`toISOString` of a storable
+ * instant), so nothing `Date.parse` merely tolerates reaches SQL.
+ */
 export function decodeKeyset(token: string | undefined, order: ListOrder): KeysetPosition | undefined {
   const c = decodeCursor(token, CursorSchema);
   if (!c) return undefined;
-  if (c.o !== order || (order === 'created' && Number.isNaN(Date.parse(c.k)))) {
+  if (c.o !== order || (order === 'created' && !isCursorInstant(c.k))) {
     throw invalid('The skipToken is malformed or does not belong to this list.', 'skipToken');
   }
   return { key: c.k, id: c.i };
+}
+
+function isCursorInstant(k: string): boolean {
+  const ms = Date.parse(k);
+  return isStorableInstant(ms) && new Date(ms).toISOString() === k;
 }
 
 /** The cursor value of `row` in `order` (what `ctx.page` encodes into `nextLink`). */

@@ -187,8 +187,10 @@ export function isTransientDbError(e: unknown): boolean {
   const err = e as { code?: string; message?: string } | null;
   const code = err?.code ?? '';
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
-  // 08: connection exception; 53: insufficient resources; 57P0x: shutdown; 57014: statement timeout;
-  // 40001/40P01: serialization failure / deadlock.
+  // 08: connection exception (but not 08P01, a protocol violation: what we sent was malformed, and
+  // sending it again fails again); 53: insufficient resources; 57P0x: shutdown; 57014: statement
+  // timeout; 40001/40P01: serialization failure / deadlock.
+  if (code === '08P01') return false;
   if (/^(08|53)/.test(code) || /^57P0/.test(code) || ['57014', '40001', '40P01'].includes(code)) return true;
   return /timeout exceeded when trying to connect|Connection terminated/i.test(err?.message ?? '');
 }

@@ -24,7 +24,12 @@ export class UninlinableParameterError extends Error {
 /** The literal form of one parameter. */
 export function literal(value: unknown): string {
   if (value === null || value === undefined) return 'null';
-  if (typeof value === 'string') return escapeLiteral(value);
+  if (typeof value === 'string') {
+    // The simple protocol sends the query as a C string: a NUL would cut it short, a protocol
+    // violation that costs the connection. As a bound parameter PostgreSQL refuses it plainly.
+    if (value.includes('\u0000')) throw new UninlinableParameterError('a string holding U+0000');
+    return escapeLiteral(value);
+  }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new UninlinableParameterError('non-finite number');
     return String(value);
