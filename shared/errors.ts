@@ -31,6 +31,7 @@ export const KERNEL_ERRORS = {
   Conflict: 409,
   PreconditionFailed: 412,
   PreconditionRequired: 428,
+  LengthRequired: 411,
   PayloadTooLarge: 413,
   RepeatabilityConflict: 409,
   QuotaExceeded: 409,

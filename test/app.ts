@@ -32,6 +32,8 @@ export interface CallOptions {
   body?: unknown;
   /** Raw body bytes/text, sent as-is (for malformed-input tests). */
   rawBody?: string | Uint8Array;
+  /** Sends the body without a Content-Length header (as a chunked request arrives). */
+  chunked?: boolean;
   headers?: Record<string, string>;
 }
 
@@ -132,7 +134,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     else if (o.body !== undefined) body = JSON.stringify(o.body);
     if (body !== undefined) {
       headers['content-type'] ??= method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
-      headers['content-length'] ??= String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+      if (!o.chunked) headers['content-length'] ??= String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     }
     // No function serves this path: the host answers 404 itself, in the same error format.
     if (!match) return { status: 404, headers: new Headers({ 'x-ms-error-code': 'NotFound' }), body: { error: { code: 'NotFound', message: 'No function serves this route.' } } };

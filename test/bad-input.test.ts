@@ -198,6 +198,13 @@ describe('bad input', () => {
     expectClientError(rid, 'bad request id');
     expect((await t.call('GET', 'tenants/rid', { token: root })).status).toBe(404);
   });
+
+  it('answers 411 to a body without Content-Length, which Azure passes on empty, and changes nothing', async () => {
+    const before = await t.snapshot();
+    const r = await t.call('POST', 'tenants', { token: root, body: { id: 'chunked', displayName: 'Chunked' }, chunked: true });
+    expectApiError(r, 411, 'LengthRequired');
+    expect(await t.snapshot()).toEqual(before);
+  });
 });
 
 function mapStrings(v: unknown, f: (s: string) => unknown): unknown {

@@ -44,7 +44,11 @@ export async function readInput(request: HttpRequest, def: RouteImpl, query: Obj
 
 /** Reads and parses a JSON body with a size bound; bad media type, size, UTF-8 or JSON are 4xx. */
 export async function readJson(request: HttpRequest, maxBytes: number, contentType = 'application/json'): Promise<unknown> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
+  // Azure's Node.js worker hands a chunked request (no Content-Length) to the function with an
+  // empty body; say so instead of answering a confusing "not valid JSON".
+  const length = request.headers.get('content-length');
+  if (length === null) throw apiError('LengthRequired', 'A request body needs a Content-Length header; chunked bodies are not passed on.');
+  const declared = Number(length);
   if (declared > maxBytes) throw apiError('PayloadTooLarge', `The request body exceeds ${maxBytes} bytes.`);
   const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== contentType && type !== 'application/json') {

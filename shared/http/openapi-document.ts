@@ -12,7 +12,7 @@
  * | `platformAdmin` | 403 |
  * | `tenantRole` | 404 (the tenant), 429; 403 unless a `reader` GET |
  * | `params` | 404 |
- * | `body` | 400, 413, 415 |
+ * | `body` | 400, 411, 413, 415 |
  * | `idempotent` | 400, 409 `RepeatabilityConflict`; the `Repeatability-Request-ID` header |
  * | PUT, PATCH, DELETE, or a declared 412 | 412; the `If-Match` header |
  *
@@ -47,6 +47,7 @@ export function kernelErrors(method: HttpMethod, def: RouteImpl): ErrorReason[] 
   if (def.body) {
     add('InvalidRequest', 'the body does not match its schema, or holds a NUL character');
     add('InvalidJson', 'the body is not UTF-8 JSON');
+    add('LengthRequired', 'the request has no Content-Length (a chunked body reaches Azure Functions empty)');
     add('PayloadTooLarge', 'the body is larger than the limit');
     add('UnsupportedMediaType', `the body is not \`${def.body.contentType ?? 'application/json'}\``);
   }
