@@ -2,8 +2,8 @@
  * The host's HTTP dispatch. A request goes to the Durable Functions HTTP API
  * (`/runtime/webhooks/durabletask/...`), to the admin API (`/admin/...`), or to the HTTP-triggered
  * function whose route template matches under the route prefix — routes tried in ASP.NET
- * precedence order, methods honoured. `GET /` answers the host's landing text; anything else is a
- * 404 in the project's error format.
+ * precedence order, methods honoured. `GET /` answers the host's landing text; anything else is an
+ * empty 404, as the Functions host answers it.
  *
  * An HTTP invocation reaches the function as the host sends it (RPC http data, route values, trigger
  * metadata, a W3C trace context) and its response is written back from the RPC http data; with
@@ -141,7 +141,12 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
       errorJson(res, 413, 'PayloadTooLarge', `Request body exceeds ${maxRequestBodyBytes} bytes.`);
       return;
     }
-    request.inputData = [{ name: fn.trigger.name, data: { http: toRpcHttp(req, url, body, params) } }, ...inputBindings(fn)];
+    // The host copies a body into the RPC request only when `request.ContentLength > 0`, so a body
+    // sent without Content-Length (Transfer-Encoding: chunked) reaches the function EMPTY
+    // (Azure/azure-functions-host, src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs, ToRpcHttp).
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const passed = Number.isFinite(declared) && declared > 0 ? body : Buffer.alloc(0);
+    request.inputData = [{ name: fn.trigger.name, data: { http: toRpcHttp(req, url, passed, params) } }, ...inputBindings(fn)];
     let response: RpcInvocationResponse;
     try {
       response = await run(fn, request, programmaticReason);
@@ -154,7 +159,14 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
     }
     const output = httpOutput(fn, response);
     if (!output?.http) {
-      res.statusCode = 204;
+      // Nothing returned: the host binds no output value (WorkerFunctionInvoker.BindOutputsAsync
+      // skips null values), so no response is set and FunctionInvocationMiddleware falls back to
+      // `new OkResult()`: 200 with an empty body (Azure/azure-functions-host,
+      // src/WebJobs.Script/Description/Workers/WorkerFunctionInvoker.cs and
+      // src/WebJobs.Script.WebHost/Middleware/FunctionInvocationMiddleware.cs). The 204 in the HTTP
+      // binding docs is the in-process .NET behaviour, not the Node.js worker's.
+      res.statusCode = 200;
+      res.setHeader('content-length', 0);
       res.end();
       return;
     }
@@ -209,7 +221,8 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
     if (!answered) {
       proxyReq.destroy();
       if (!res.headersSent) {
-        res.statusCode = failed ? 500 : 204;
+        // No response from the function: 200 (OkResult), as above.
+        res.statusCode = failed ? 500 : 200;
         res.setHeader('content-length', 0);
         res.end();
       }
@@ -258,6 +271,11 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
       res.end('Your Functions 4.0 app is up and running\n');
       return;
     }
-    errorJson(res, 404, 'NotFound', `No function is registered for ${req.method ?? 'GET'} ${pathname}.`);
+    // No function matches: the host's routing answers a bare 404 (no body). Its
+    // FunctionInvocationMiddleware returns NotFoundResult when no function descriptor was resolved
+    // (Azure/azure-functions-host, src/WebJobs.Script.WebHost/Middleware/FunctionInvocationMiddleware.cs).
+    res.statusCode = 404;
+    res.setHeader('content-length', 0);
+    res.end();
   };
 }

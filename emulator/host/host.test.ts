@@ -4,6 +4,7 @@
  * real host in a child process serving it over a real port.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../scripts/build.js';
@@ -166,6 +167,26 @@ describe('startHost (child process, real port)', () => {
     expect(output.some((l) => l.includes('echo 42'))).toBe(true);
   });
 
+  it('passes an empty body when the request has no Content-Length (chunked), as the host does', async () => {
+    const url = new URL(`${host.url}/api/echo/7`);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', headers: { 'transfer-encoding': 'chunked', 'x-test': 'chunked' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.write('part one, ');
+      req.end('part two');
+    });
+    expect(answer.status).toBe(201);
+    expect((JSON.parse(answer.body) as { bodyBase64: string }).bodyBase64).toBe('');
+
+    const sized = await api('echo/7', { method: 'POST', body: 'sized' });
+    expect((await sized.json()) as Record<string, unknown>).toMatchObject({ bodyBase64: Buffer.from('sized').toString('base64') });
+  });
+
   it('routes by precedence, constraints and methods, under the api prefix only', async () => {
     expect(await (await api('items/special')).json()).toEqual({ route: 'special' });
     expect(await (await api('ITEMS/7')).json()).toEqual({ route: 'byId', id: '7' });
@@ -174,21 +195,20 @@ describe('startHost (child process, real port)', () => {
     expect((await fetch(`${host.url}/items/7`)).status).toBe(404);
   });
 
-  it('answers unknown routes with a 404 in the Microsoft error format', async () => {
+  it('answers unknown routes with an empty 404, as the Functions host does', async () => {
     const res = await api('no/such/route');
     expect(res.status).toBe(404);
-    expect(res.headers.get('x-ms-error-code')).toBe('NotFound');
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('NotFound');
-    expect(body.error.message).toContain('/api/no/such/route');
+    expect(res.headers.get('x-ms-error-code')).toBeNull();
+    expect(await res.text()).toBe('');
   });
 
-  it('writes streamed bodies, empty results and failures like the host', async () => {
+  it('writes streamed bodies, empty results (200, empty body) and failures like the host', async () => {
     const streamed = await api('stream');
     expect(await streamed.text()).toBe('one two three');
     expect(streamed.headers.get('content-type')).toBe('text/plain');
     const nothing = await api('things/9', { method: 'DELETE' });
-    expect(nothing.status).toBe(204);
+    expect(nothing.status).toBe(200);
+    expect(await nothing.text()).toBe('');
     const boom = await api('boom');
     expect(boom.status).toBe(500);
     expect(await boom.text()).toBe('');
