@@ -257,6 +257,14 @@ export class LocalTaskHub {
    * Schedules a new orchestration instance (the extension's StartNew). With the default
    * `NonRunningStates`, an id whose instance is Pending/Running/Suspended is refused with 409; an id
    * whose instance finished is started afresh.
+   *
+   * 409, not 500: the extension's HttpApiHandler.HandleStartOrchestratorRequestAsync catches
+   * OrchestrationAlreadyExistsException and answers `CreateErrorResponse(HttpStatusCode.Conflict,
+   * e.Message)`, the message being DurableTask's "An Orchestration instance with the status
+   * Running already exists." (Azure/azure-functions-durable-extension,
+   * src/WebJobs.Extensions.DurableTask/HttpApiHandler.cs). Older 2.x releases had no such catch and
+   * answered 500 "Something went wrong while processing your request" carrying the same message;
+   * callers should match on the message, as shared/orchestration.ts does.
    */
   startNew(name: string, instanceId: string | undefined, inputJson: string | null, parent?: ParentLink): Instance {
     if (this.#stopped) throw new TaskHubError(503, 'The task hub is stopped.');
