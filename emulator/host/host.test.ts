@@ -3,7 +3,7 @@
  * esbuild build: registration through the `@azure/functions-core` stand-in in this process, then a
  * real host in a child process serving it over a real port.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -353,5 +353,49 @@ describe('startHost with HTTP streaming enabled (app.setup({ enableHttpStream: t
     expect(ticker.headers.get('x-kind')).toBe('stream');
     expect(await ticker.text()).toBe('tick 1\ntick 2\ntick 3\n');
     expect((await fetch(`${host.url}/fails`)).status).toBe(500);
+  });
+});
+
+describe('startHost with a short functionTimeout and HTTP response limit', () => {
+  let host: StartedHost;
+  const output: string[] = [];
+  const appDir = path.join(outDir, 'timeouts');
+  beforeAll(async () => {
+    mkdirSync(appDir, { recursive: true });
+    const hostJson = JSON.parse(readFileSync(path.join(fixtureDir, 'host.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(path.join(appDir, 'host.json'), JSON.stringify({ ...hostJson, functionTimeout: '00:00:02' }));
+    host = await startHost({
+      entry,
+      port: 0,
+      functionAppDirectory: appDir,
+      env: { DURABLE_TASK_HUB: 'fixturehub' },
+      runTimers: false,
+      httpResponseLimitMs: 1_000,
+      onOutput: (line) => output.push(line),
+    });
+  });
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it('answers 500 like the front end when no response starts within the limit (230 s in Azure)', async () => {
+    const fast = await fetch(`${host.url}/api/slow/10`);
+    expect(fast.status).toBe(200);
+    expect(await fast.text()).toBe('done');
+    const started = Date.now();
+    const late = await fetch(`${host.url}/api/slow/1500`);
+    expect(late.status).toBe(500);
+    expect(await late.text()).toMatch(/^500 - The request timed out\./);
+    expect(Date.now() - started).toBeLessThan(1_450);
+  });
+
+  it('fails an invocation that exceeds host.json functionTimeout', async () => {
+    expect((await fetch(`${host.url}/admin/functions/slowTick`, { method: 'POST' })).status).toBe(202);
+    await waitFor(
+      async () => (output.some((l) => l.includes('Timeout value of 00:00:02 was exceeded by function: Functions.slowTick')) ? true : undefined),
+      'the functionTimeout of slowTick',
+    );
+    expect(output.some((l) => /Executed 'Functions\.slowTick' \(Failed/.test(l))).toBe(true);
+    expect(output.some((l) => /Executed 'Functions\.slowTick' \(Succeeded/.test(l))).toBe(false);
   });
 });
