@@ -356,23 +356,45 @@ describe('startHost with HTTP streaming enabled (app.setup({ enableHttpStream: t
   });
 });
 
-describe('startHost with a short functionTimeout and HTTP response limit', () => {
+describe('startHost with a short functionTimeout and HTTP response limit, after a missed timer occurrence', () => {
   let host: StartedHost;
   const output: string[] = [];
   const appDir = path.join(outDir, 'timeouts');
+  const statusDir = path.join(appDir, 'timers');
   beforeAll(async () => {
-    mkdirSync(appDir, { recursive: true });
+    mkdirSync(statusDir, { recursive: true });
     const hostJson = JSON.parse(readFileSync(path.join(fixtureDir, 'host.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(path.join(appDir, 'host.json'), JSON.stringify({ ...hostJson, functionTimeout: '00:00:02' }));
+    // 'tick' (once a year, so monitored) last ran on 2020-01-01 and was next due on 2021-01-01:
+    // the host was down then.
+    writeFileSync(
+      path.join(statusDir, 'tick.json'),
+      JSON.stringify({ Last: '2020-01-01T00:00:00.000Z', Next: '2021-01-01T00:00:00.000Z', LastUpdated: '2020-01-01T00:00:00.000Z' }),
+    );
     host = await startHost({
       entry,
       port: 0,
       functionAppDirectory: appDir,
-      env: { DURABLE_TASK_HUB: 'fixturehub' },
-      runTimers: false,
+      env: { DURABLE_TASK_HUB: 'fixturehub', WEBSITE_TIME_ZONE: 'Eastern Standard Time' },
+      timerStatusDir: statusDir,
       httpResponseLimitMs: 1_000,
       onOutput: (line) => output.push(line),
     });
+  });
+
+  it('runs a missed occurrence once at start with isPastDue, and records the new status', async () => {
+    const stats = await waitFor(async () => {
+      const s = (await (await fetch(`${host.url}/api/stats`)).json()) as { ticks: number; lastTimer: Record<string, unknown> | null };
+      return s.ticks === 1 ? s : undefined;
+    }, 'the past-due tick');
+    expect(stats.lastTimer).toMatchObject({ isPastDue: true, scheduleStatus: { next: '2021-01-01T00:00:00.000Z' } });
+    const recorded = await waitFor(async () => {
+      const s = JSON.parse(readFileSync(path.join(statusDir, 'tick.json'), 'utf8')) as { Next: string };
+      return s.Next !== '2021-01-01T00:00:00.000Z' ? s : undefined;
+    }, 'the recorded status');
+    expect(new Date(recorded.Next).toISOString()).toMatch(/-01-01T00:00:00\.000Z$/);
+    expect(new Date(recorded.Next).getTime()).toBeGreaterThan(Date.now());
+    expect(output.join('\n')).toMatch(/WEBSITE_TIME_ZONE is set .* schedules run in UTC/);
   });
   afterAll(async () => {
     await host?.stop();

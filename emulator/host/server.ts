@@ -45,6 +45,11 @@ export interface ServeOptions {
    * end. Default 230 seconds; tests pass a shorter limit.
    */
   httpResponseLimitMs?: number;
+  /**
+   * Where monitored timer schedules keep their status (Last/Next) between runs of the host, so an
+   * occurrence missed while the host was down runs at start with isPastDue. In memory when unset.
+   */
+  timerStatusDir?: string;
 }
 
 /** A running local host. */
@@ -164,7 +169,7 @@ export async function serveFunctionsApp(app: FunctionsApp, options: ServeOptions
     connectionName: config.durable.connectionName,
   });
   const routes = httpRoutes(functions);
-  const timers = createTimers({ functions, env, run, inputBindings: bindings, log });
+  const timers = createTimers({ functions, env, run, inputBindings: bindings, log, statusDir: options.timerStatusDir });
   const urlOf = (fn: RegisteredFunction) => functionUrl(fn, publicOrigin(), config.routePrefix);
   const admin = createAdminApi({ functions, findFunction, functionUrl: urlOf, run, inputBindings: bindings, timers });
   const handle = createDispatcher({
