@@ -320,11 +320,36 @@ describe('startHost (child process, real port)', () => {
     expect(missing.status).toBe(404);
   });
 
+  it('refuses with 501 what the local task hub does not emulate', async () => {
+    const hook = (p: string, init?: RequestInit) => fetch(`${host.url}/runtime/webhooks/durabletask/${p}`, init);
+    for (const res of [
+      await hook('instances/'),
+      await hook('instances/?createdTimeFrom=2020-01-01T00:00:00Z', { method: 'DELETE' }),
+      await hook('instances/greet-1/suspend', { method: 'POST' }),
+      await hook('instances/greet-1/resume', { method: 'POST' }),
+      await hook('instances/greet-1/restart', { method: 'POST' }),
+      await hook('instances/greet-1/rewind', { method: 'POST' }),
+      await hook('entities/counter/one'),
+    ]) {
+      expect(res.status, res.url).toBe(501);
+      expect(((await res.json()) as { Message: string }).Message).toMatch(/is not supported by the local Functions host/);
+    }
+  });
+
   it('gives management links for any instance', async () => {
     const links = (await (await api('durable/some-id/links')).json()) as Record<string, string>;
     expect(links.id).toBe('some-id');
     expect(links.statusQueryGetUri).toMatch(/\/runtime\/webhooks\/durabletask\/instances\/some-id\?taskHub=fixturehub&connection=Storage$/);
     expect(links.sendEventPostUri).toContain('/instances/some-id/raiseEvent/{eventName}?');
+  });
+
+  it('refuses to start with a task hub name Azure Storage cannot hold, as the Durable extension does', async () => {
+    for (const bad of ['bad-hub', '1hub', 'ab', 'a'.repeat(51)]) {
+      await expect(
+        startHost({ entry, port: 0, functionAppDirectory: fixtureDir, env: { DURABLE_TASK_HUB: bad }, runTimers: false, onOutput: () => undefined }),
+        bad,
+      ).rejects.toThrow(/Task hub name '.*' should contain only alphanumeric characters, start with a letter/);
+    }
   });
 
   it('refuses a second host on a busy port, naming the port', async () => {

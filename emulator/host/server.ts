@@ -19,7 +19,7 @@ import type { FunctionsApp, InvocationInput } from './app.js';
 import { inputBindings, warnUnsupportedBindings } from './bindings.js';
 import type { RpcInvocationResponse, RpcLogCategory, RpcLogLevel } from './core-types.js';
 import { createDispatcher, errorJson, functionUrl, httpResponseLimitMs, httpRoutes, methodsOf } from './dispatch.js';
-import { LocalTaskHub } from './durable/task-hub.js';
+import { LocalTaskHub, validateTaskHubName } from './durable/task-hub.js';
 import type { RegisteredFunction } from './functions-core.js';
 import { isFunctionDisabled, readHostConfig, type HostConfig } from './host-config.js';
 import { createTimers } from './timers.js';
@@ -158,6 +158,12 @@ export async function serveFunctionsApp(app: FunctionsApp, options: ServeOptions
     }
   };
 
+  // Azure's Durable extension refuses to start with a task hub name Azure Storage cannot hold, and
+  // with it the host: so does the local host, when the app uses Durable Functions.
+  const durableTypes = new Set(['orchestrationtrigger', 'activitytrigger', 'entitytrigger', 'durableclient', 'orchestrationclient']);
+  if (functions.some((f) => Object.values(f.bindings).some((b) => durableTypes.has(String(b.type).toLowerCase())))) {
+    validateTaskHubName(config.durable.hubName);
+  }
   const taskHub = new LocalTaskHub(
     { getFunction: findFunction, listFunctions: () => functions, run, log },
     { hubName: config.durable.hubName, overridableExistingInstanceStates: config.durable.overridableExistingInstanceStates },
