@@ -98,8 +98,9 @@ async function main(): Promise<void> {
     log('Applying migrations...');
     await runMigrations(stack.env, (line) => log(`  ${line}`));
 
+    // No TZ from WEBSITE_TIME_ZONE: Flex Consumption does not support that setting, and the host
+    // evaluates schedules in UTC whatever TZ is (emulator/host/ncrontab.ts).
     const env: Record<string, string | undefined> = { ...stack.env };
-    if (env.WEBSITE_TIME_ZONE && !env.TZ) env.TZ = env.WEBSITE_TIME_ZONE;
 
     if (values['stack-only']) {
       log('');
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
       });
       func.once('exit', (code) => void stopAll(code ?? 1));
     } else {
-      host = await startHost({ entry: 'dist/main.js', port, env, verbose: values.verbose });
+      host = await startHost({ entry: 'dist/main.js', port, env, verbose: values.verbose, timerStatusDir: '.local/timers' });
       void host.exited.then((code) => {
         if (!stopping) {
           log(`The host exited (code ${code}).`);

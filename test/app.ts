@@ -136,8 +136,9 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       headers['content-type'] ??= method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
       if (!o.chunked) headers['content-length'] ??= String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     }
-    // No function serves this path: the host answers 404 itself, in the same error format.
-    if (!match) return { status: 404, headers: new Headers({ 'x-ms-error-code': 'NotFound' }), body: { error: { code: 'NotFound', message: 'No function serves this route.' } } };
+    // No function serves this path: the Functions host answers an empty 404 itself (no body, no
+    // error code), as the local host does (emulator/host/dispatch.ts).
+    if (!match) return { status: 404, headers: new Headers({ 'content-length': '0' }), body: undefined };
     const request = new HttpRequest({
       method,
       url: url.toString(),

@@ -1,6 +1,7 @@
 /**
  * The host process: `tsx emulator/host/cli.ts --entry dist/main.js [--port 7071]
- * [--host 127.0.0.1] [--dir .] [--verbose] [--no-timers]`.
+ * [--host 127.0.0.1] [--dir .] [--verbose] [--no-timers] [--http-response-limit-ms 230000]
+ * [--timer-status-dir .local/timers]`.
  *
  * Like `func start`, it loads local.settings.json `Values` into the environment (without
  * overriding variables already set) before the app is loaded, takes the port from
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
       dir: { type: 'string', default: '.' },
       verbose: { type: 'boolean', default: false },
       'no-timers': { type: 'boolean', default: false },
+      'http-response-limit-ms': { type: 'string' },
+      'timer-status-dir': { type: 'string' },
     },
     strict: true,
   });
@@ -37,6 +40,8 @@ async function main(): Promise<void> {
     hostname: values.host,
     verbose: values.verbose,
     runTimers: !values['no-timers'],
+    ...(values['timer-status-dir'] !== undefined ? { timerStatusDir: path.resolve(values['timer-status-dir']) } : {}),
+    ...(values['http-response-limit-ms'] !== undefined ? { httpResponseLimitMs: Number(values['http-response-limit-ms']) } : {}),
   });
   process.stdout.write(`${host.describe()}\n`);
   if (app.functions.length === 0) process.stdout.write('No job functions found.\n');

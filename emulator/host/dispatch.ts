@@ -2,8 +2,8 @@
  * The host's HTTP dispatch. A request goes to the Durable Functions HTTP API
  * (`/runtime/webhooks/durabletask/...`), to the admin API (`/admin/...`), or to the HTTP-triggered
  * function whose route template matches under the route prefix — routes tried in ASP.NET
- * precedence order, methods honoured. `GET /` answers the host's landing text; anything else is a
- * 404 in the project's error format.
+ * precedence order, methods honoured. `GET /` answers the host's landing text; anything else is an
+ * empty 404, as the Functions host answers it.
  *
  * An HTTP invocation reaches the function as the host sends it (RPC http data, route values, trigger
  * metadata, a W3C trace context) and its response is written back from the RPC http data; with
@@ -27,6 +27,23 @@ import { parseRouteTemplate, type RouteTemplate } from './routes.js';
 export const programmaticReason = 'This function was programmatically called via the host APIs.';
 /** The host's limit on a request body. */
 export const maxRequestBodyBytes = 100 * 1024 * 1024;
+/**
+ * "Regardless of the function app timeout setting, 230 seconds is the maximum amount of time that
+ * an HTTP triggered function can take to respond to a request", because of the Azure Load
+ * Balancer's idle timeout (MicrosoftDocs/azure-docs, includes/functions-timeout-duration.md).
+ */
+export const httpResponseLimitMs = 230_000;
+
+/**
+ * What the caller gets when no response has started within {@link httpResponseLimitMs}. The
+ * documentation gives the limit, not the answer; App Service's front end is reported to answer
+ * "500 - The request timed out." (some setups with a gateway in front report 502/504).
+ */
+function respondTimedOut(res: ServerResponse): void {
+  const body = '500 - The request timed out.\r\nThe web server failed to respond within the specified time.';
+  res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
 
 /** An HTTP-triggered function with its parsed route and the methods it accepts (any when undefined). */
 export interface HttpRoute {
@@ -118,11 +135,14 @@ export interface DispatchOptions {
   hostname: string;
   /** The port the host listens on (known once it listens). */
   port: () => number;
+  /** See {@link httpResponseLimitMs}. */
+  httpResponseLimitMs: number;
 }
 
 /** The host's request handler. */
 export function createDispatcher(options: DispatchOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { app, config, routes, taskHub, run, inputBindings, admin, hostname, port } = options;
+  const responseLimit = options.httpResponseLimitMs;
 
   const invokeHttp = async (route: HttpRoute, req: IncomingMessage, res: ServerResponse, url: URL, params: Record<string, string>) => {
     const { fn } = route;
@@ -141,20 +161,41 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
       errorJson(res, 413, 'PayloadTooLarge', `Request body exceeds ${maxRequestBodyBytes} bytes.`);
       return;
     }
-    request.inputData = [{ name: fn.trigger.name, data: { http: toRpcHttp(req, url, body, params) } }, ...inputBindings(fn)];
-    let response: RpcInvocationResponse;
+    // The host copies a body into the RPC request only when `request.ContentLength > 0`, so a body
+    // sent without Content-Length (Transfer-Encoding: chunked) reaches the function EMPTY
+    // (Azure/azure-functions-host, src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs, ToRpcHttp).
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const passed = Number.isFinite(declared) && declared > 0 ? body : Buffer.alloc(0);
+    request.inputData = [{ name: fn.trigger.name, data: { http: toRpcHttp(req, url, passed, params) } }, ...inputBindings(fn)];
+    let response: RpcInvocationResponse | 'late';
+    let limitTimer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (limitTimer = setTimeout(() => resolve('late'), responseLimit)));
     try {
-      response = await run(fn, request, programmaticReason);
+      response = await Promise.race([run(fn, request, programmaticReason), late]);
+      if (response === 'late') {
+        // The front end gives up; the function runs on (until functionTimeout) and its answer is dropped.
+        respondTimedOut(res);
+        return;
+      }
     } catch {
-      // Like the host: an unhandled error in an HTTP function is a bare 500.
+      // Like the host: an unhandled error in an HTTP function (a functionTimeout included) is a bare 500.
       res.statusCode = 500;
       res.setHeader('content-length', 0);
       res.end();
       return;
+    } finally {
+      clearTimeout(limitTimer);
     }
     const output = httpOutput(fn, response);
     if (!output?.http) {
-      res.statusCode = 204;
+      // Nothing returned: the host binds no output value (WorkerFunctionInvoker.BindOutputsAsync
+      // skips null values), so no response is set and FunctionInvocationMiddleware falls back to
+      // `new OkResult()`: 200 with an empty body (Azure/azure-functions-host,
+      // src/WebJobs.Script/Description/Workers/WorkerFunctionInvoker.cs and
+      // src/WebJobs.Script.WebHost/Middleware/FunctionInvocationMiddleware.cs). The 204 in the HTTP
+      // binding docs is the in-process .NET behaviour, not the Node.js worker's.
+      res.statusCode = 200;
+      res.setHeader('content-length', 0);
       res.end();
       return;
     }
@@ -192,6 +233,13 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
       }
     });
     req.pipe(proxyReq);
+    const limitTimer = setTimeout(() => {
+      if (answered || res.headersSent) return;
+      answered = true;
+      proxyReq.destroy();
+      respondTimedOut(res);
+    }, responseLimit);
+    res.once('close', () => clearTimeout(limitTimer));
     request.inputData = [{ name: fn.trigger.name, data: { http: {} } }, ...inputBindings(fn)];
     let failed = false;
     try {
@@ -209,7 +257,8 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
     if (!answered) {
       proxyReq.destroy();
       if (!res.headersSent) {
-        res.statusCode = failed ? 500 : 204;
+        // No response from the function: 200 (OkResult), as above.
+        res.statusCode = failed ? 500 : 200;
         res.setHeader('content-length', 0);
         res.end();
       }
@@ -258,6 +307,11 @@ export function createDispatcher(options: DispatchOptions): (req: IncomingMessag
       res.end('Your Functions 4.0 app is up and running\n');
       return;
     }
-    errorJson(res, 404, 'NotFound', `No function is registered for ${req.method ?? 'GET'} ${pathname}.`);
+    // No function matches: the host's routing answers a bare 404 (no body). Its
+    // FunctionInvocationMiddleware returns NotFoundResult when no function descriptor was resolved
+    // (Azure/azure-functions-host, src/WebJobs.Script.WebHost/Middleware/FunctionInvocationMiddleware.cs).
+    res.statusCode = 404;
+    res.setHeader('content-length', 0);
+    res.end();
   };
 }

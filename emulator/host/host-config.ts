@@ -15,8 +15,31 @@ export interface HostConfig {
     connectionName: string;
     overridableExistingInstanceStates: 'NonRunningStates' | 'AnyState';
   };
+  /**
+   * host.json `functionTimeout` in milliseconds; undefined when unbounded (`-1`). Default 30 minutes,
+   * the Flex Consumption (and Premium/Dedicated) default (MicrosoftDocs/azure-docs,
+   * includes/functions-timeout-duration.md).
+   */
+  functionTimeoutMs: number | undefined;
   /** Problems worth telling the developer (unresolved settings, ...). */
   warnings: string[];
+}
+
+/** The default `functionTimeout` of the Flex Consumption plan: 30 minutes. */
+export const defaultFunctionTimeoutMs = 30 * 60_000;
+
+/**
+ * Parses a .NET TimeSpan as host.json writes it (`hh:mm:ss`, `d.hh:mm:ss`, optional fraction);
+ * `-1` (or any negative span) means unbounded. Returns undefined for unbounded, throws for text that
+ * is not a TimeSpan.
+ */
+export function parseTimeSpanMs(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (/^-/.test(trimmed)) return undefined;
+  const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?$/.exec(trimmed);
+  if (!m) throw new Error(`"${text}" is not a TimeSpan (hh:mm:ss)`);
+  const fraction = m[5] ? Number(`0.${m[5]}`) : 0;
+  return (((Number(m[1] ?? 0) * 24 + Number(m[2])) * 60 + Number(m[3])) * 60 + Number(m[4]) + fraction) * 1000;
 }
 
 type Env = Record<string, string | undefined>;
@@ -78,8 +101,18 @@ export function readHostConfig(functionAppDirectory: string, env: Env): HostConf
   const storageProvider = objectAt(durableTask, 'storageProvider');
   const connectionName = stringAt(storageProvider, 'connectionName') ?? stringAt(storageProvider, 'connectionStringName') ?? 'Storage';
   const overridable = stringAt(durableTask, 'overridableExistingInstanceStates');
+  let functionTimeoutMs: number | undefined = defaultFunctionTimeoutMs;
+  const timeoutRaw = stringAt(hostJson, 'functionTimeout');
+  if (timeoutRaw !== undefined) {
+    try {
+      functionTimeoutMs = parseTimeSpanMs(timeoutRaw);
+    } catch (error) {
+      warnings.push(`host.json functionTimeout: ${(error as Error).message}; using the default of 30 minutes`);
+    }
+  }
   return {
     routePrefix,
+    functionTimeoutMs,
     durable: {
       hubName,
       connectionName: connectionName === 'AzureWebJobsStorage' ? 'Storage' : connectionName,

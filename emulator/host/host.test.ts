@@ -3,7 +3,8 @@
  * esbuild build: registration through the `@azure/functions-core` stand-in in this process, then a
  * real host in a child process serving it over a real port.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../scripts/build.js';
@@ -166,6 +167,26 @@ describe('startHost (child process, real port)', () => {
     expect(output.some((l) => l.includes('echo 42'))).toBe(true);
   });
 
+  it('passes an empty body when the request has no Content-Length (chunked), as the host does', async () => {
+    const url = new URL(`${host.url}/api/echo/7`);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', headers: { 'transfer-encoding': 'chunked', 'x-test': 'chunked' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.write('part one, ');
+      req.end('part two');
+    });
+    expect(answer.status).toBe(201);
+    expect((JSON.parse(answer.body) as { bodyBase64: string }).bodyBase64).toBe('');
+
+    const sized = await api('echo/7', { method: 'POST', body: 'sized' });
+    expect((await sized.json()) as Record<string, unknown>).toMatchObject({ bodyBase64: Buffer.from('sized').toString('base64') });
+  });
+
   it('routes by precedence, constraints and methods, under the api prefix only', async () => {
     expect(await (await api('items/special')).json()).toEqual({ route: 'special' });
     expect(await (await api('ITEMS/7')).json()).toEqual({ route: 'byId', id: '7' });
@@ -174,21 +195,20 @@ describe('startHost (child process, real port)', () => {
     expect((await fetch(`${host.url}/items/7`)).status).toBe(404);
   });
 
-  it('answers unknown routes with a 404 in the Microsoft error format', async () => {
+  it('answers unknown routes with an empty 404, as the Functions host does', async () => {
     const res = await api('no/such/route');
     expect(res.status).toBe(404);
-    expect(res.headers.get('x-ms-error-code')).toBe('NotFound');
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('NotFound');
-    expect(body.error.message).toContain('/api/no/such/route');
+    expect(res.headers.get('x-ms-error-code')).toBeNull();
+    expect(await res.text()).toBe('');
   });
 
-  it('writes streamed bodies, empty results and failures like the host', async () => {
+  it('writes streamed bodies, empty results (200, empty body) and failures like the host', async () => {
     const streamed = await api('stream');
     expect(await streamed.text()).toBe('one two three');
     expect(streamed.headers.get('content-type')).toBe('text/plain');
     const nothing = await api('things/9', { method: 'DELETE' });
-    expect(nothing.status).toBe(204);
+    expect(nothing.status).toBe(200);
+    expect(await nothing.text()).toBe('');
     const boom = await api('boom');
     expect(boom.status).toBe(500);
     expect(await boom.text()).toBe('');
@@ -300,11 +320,36 @@ describe('startHost (child process, real port)', () => {
     expect(missing.status).toBe(404);
   });
 
+  it('refuses with 501 what the local task hub does not emulate', async () => {
+    const hook = (p: string, init?: RequestInit) => fetch(`${host.url}/runtime/webhooks/durabletask/${p}`, init);
+    for (const res of [
+      await hook('instances/'),
+      await hook('instances/?createdTimeFrom=2020-01-01T00:00:00Z', { method: 'DELETE' }),
+      await hook('instances/greet-1/suspend', { method: 'POST' }),
+      await hook('instances/greet-1/resume', { method: 'POST' }),
+      await hook('instances/greet-1/restart', { method: 'POST' }),
+      await hook('instances/greet-1/rewind', { method: 'POST' }),
+      await hook('entities/counter/one'),
+    ]) {
+      expect(res.status, res.url).toBe(501);
+      expect(((await res.json()) as { Message: string }).Message).toMatch(/is not supported by the local Functions host/);
+    }
+  });
+
   it('gives management links for any instance', async () => {
     const links = (await (await api('durable/some-id/links')).json()) as Record<string, string>;
     expect(links.id).toBe('some-id');
     expect(links.statusQueryGetUri).toMatch(/\/runtime\/webhooks\/durabletask\/instances\/some-id\?taskHub=fixturehub&connection=Storage$/);
     expect(links.sendEventPostUri).toContain('/instances/some-id/raiseEvent/{eventName}?');
+  });
+
+  it('refuses to start with a task hub name Azure Storage cannot hold, as the Durable extension does', async () => {
+    for (const bad of ['bad-hub', '1hub', 'ab', 'a'.repeat(51)]) {
+      await expect(
+        startHost({ entry, port: 0, functionAppDirectory: fixtureDir, env: { DURABLE_TASK_HUB: bad }, runTimers: false, onOutput: () => undefined }),
+        bad,
+      ).rejects.toThrow(/Task hub name '.*' should contain only alphanumeric characters, start with a letter/);
+    }
   });
 
   it('refuses a second host on a busy port, naming the port', async () => {
@@ -333,5 +378,71 @@ describe('startHost with HTTP streaming enabled (app.setup({ enableHttpStream: t
     expect(ticker.headers.get('x-kind')).toBe('stream');
     expect(await ticker.text()).toBe('tick 1\ntick 2\ntick 3\n');
     expect((await fetch(`${host.url}/fails`)).status).toBe(500);
+  });
+});
+
+describe('startHost with a short functionTimeout and HTTP response limit, after a missed timer occurrence', () => {
+  let host: StartedHost;
+  const output: string[] = [];
+  const appDir = path.join(outDir, 'timeouts');
+  const statusDir = path.join(appDir, 'timers');
+  beforeAll(async () => {
+    mkdirSync(statusDir, { recursive: true });
+    const hostJson = JSON.parse(readFileSync(path.join(fixtureDir, 'host.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(path.join(appDir, 'host.json'), JSON.stringify({ ...hostJson, functionTimeout: '00:00:02' }));
+    // 'tick' (once a year, so monitored) last ran on 2020-01-01 and was next due on 2021-01-01:
+    // the host was down then.
+    writeFileSync(
+      path.join(statusDir, 'tick.json'),
+      JSON.stringify({ Last: '2020-01-01T00:00:00.000Z', Next: '2021-01-01T00:00:00.000Z', LastUpdated: '2020-01-01T00:00:00.000Z' }),
+    );
+    host = await startHost({
+      entry,
+      port: 0,
+      functionAppDirectory: appDir,
+      env: { DURABLE_TASK_HUB: 'fixturehub', WEBSITE_TIME_ZONE: 'Eastern Standard Time' },
+      timerStatusDir: statusDir,
+      httpResponseLimitMs: 1_000,
+      onOutput: (line) => output.push(line),
+    });
+  });
+
+  it('runs a missed occurrence once at start with isPastDue, and records the new status', async () => {
+    const stats = await waitFor(async () => {
+      const s = (await (await fetch(`${host.url}/api/stats`)).json()) as { ticks: number; lastTimer: Record<string, unknown> | null };
+      return s.ticks === 1 ? s : undefined;
+    }, 'the past-due tick');
+    expect(stats.lastTimer).toMatchObject({ isPastDue: true, scheduleStatus: { next: '2021-01-01T00:00:00.000Z' } });
+    const recorded = await waitFor(async () => {
+      const s = JSON.parse(readFileSync(path.join(statusDir, 'tick.json'), 'utf8')) as { Next: string };
+      return s.Next !== '2021-01-01T00:00:00.000Z' ? s : undefined;
+    }, 'the recorded status');
+    expect(new Date(recorded.Next).toISOString()).toMatch(/-01-01T00:00:00\.000Z$/);
+    expect(new Date(recorded.Next).getTime()).toBeGreaterThan(Date.now());
+    expect(output.join('\n')).toMatch(/WEBSITE_TIME_ZONE is set .* schedules run in UTC/);
+  });
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it('answers 500 like the front end when no response starts within the limit (230 s in Azure)', async () => {
+    const fast = await fetch(`${host.url}/api/slow/10`);
+    expect(fast.status).toBe(200);
+    expect(await fast.text()).toBe('done');
+    const started = Date.now();
+    const late = await fetch(`${host.url}/api/slow/1500`);
+    expect(late.status).toBe(500);
+    expect(await late.text()).toMatch(/^500 - The request timed out\./);
+    expect(Date.now() - started).toBeLessThan(1_450);
+  });
+
+  it('fails an invocation that exceeds host.json functionTimeout', async () => {
+    expect((await fetch(`${host.url}/admin/functions/slowTick`, { method: 'POST' })).status).toBe(202);
+    await waitFor(
+      async () => (output.some((l) => l.includes('Timeout value of 00:00:02 was exceeded by function: Functions.slowTick')) ? true : undefined),
+      'the functionTimeout of slowTick',
+    );
+    expect(output.some((l) => /Executed 'Functions\.slowTick' \(Failed/.test(l))).toBe(true);
+    expect(output.some((l) => /Executed 'Functions\.slowTick' \(Succeeded/.test(l))).toBe(false);
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseSchedule, ScheduleError } from './ncrontab.js';
+import { flexScheduleWarnings } from './timers.js';
 
-/** Local-time date, so the assertions hold in any TZ. */
-const at = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => new Date(y, mo - 1, d, h, mi, s);
+/** A UTC instant: schedules are evaluated in UTC, as in Azure (Linux, Flex Consumption). */
+const at = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0) => new Date(Date.UTC(y, mo - 1, d, h, mi, s));
 
 describe('parseSchedule (NCRONTAB)', () => {
   it('reads six fields with seconds', () => {
@@ -43,5 +44,22 @@ describe('parseSchedule (NCRONTAB)', () => {
     expect(() => parseSchedule('0 0 0 * * 7')).toThrow(/day-of-week 7/);
     expect(() => parseSchedule('0 0 0 * * FOO')).toThrow(ScheduleError);
     expect(() => parseSchedule('0 0 0 31 2 *').next(at(2024, 1, 1))).toThrow(/no occurrence/);
+  });
+
+  it('evaluates schedules in UTC, whatever TZ the process has', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script = `import { parseSchedule } from ${JSON.stringify(new URL('./ncrontab.ts', import.meta.url).href)};
+      process.stdout.write(parseSchedule('0 30 2 * * *').next(new Date('2024-03-01T00:00:00Z')).toISOString());`;
+    for (const tz of ['UTC', 'America/New_York', 'Asia/Kolkata']) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, TZ: tz } });
+      expect(out.toString(), tz).toBe('2024-03-01T02:30:00.000Z');
+    }
+  });
+
+  it('tells a TimeSpan interval from an NCRONTAB expression, and warns that Flex Consumption has no TimeSpan schedules', () => {
+    expect(parseSchedule('00:05:00').isTimeSpan).toBe(true);
+    expect(parseSchedule('0 */5 * * * *').isTimeSpan).toBe(false);
+    expect(flexScheduleWarnings('poll', parseSchedule('00:05:00'))).toEqual([expect.stringMatching(/TimeSpan.*App Service .*not on Flex Consumption/)]);
+    expect(flexScheduleWarnings('poll', parseSchedule('0 */5 * * * *'))).toEqual([]);
   });
 });

@@ -2,14 +2,21 @@
  * Timer trigger schedules as the Functions host reads them: NCRONTAB expressions with six fields
  * (`second minute hour day month day-of-week`, five-field expressions are also accepted), or a
  * TimeSpan (`hh:mm:ss`, `d.hh:mm:ss`) meaning "every interval". Like NCrontab, a day must satisfy
- * both the day-of-month and the day-of-week field (they are ANDed, unlike Vixie cron). Times are
- * evaluated in the process's local time zone (TZ), which is UTC in Azure unless WEBSITE_TIME_ZONE
- * is set.
+ * both the day-of-month and the day-of-week field (they are ANDed, unlike Vixie cron).
+ *
+ * Times are evaluated in UTC, whatever the machine's time zone. The timer listener uses the
+ * process's local time (DateTimeOffset.Now, Azure/azure-webjobs-sdk-extensions,
+ * src/WebJobs.Extensions/Extensions/Timers/Listener/TimerListener.cs), which on Azure is UTC; only
+ * WEBSITE_TIME_ZONE changes it, and that setting is not supported on Linux Consumption or Flex
+ * Consumption (MicrosoftDocs/azure-docs, articles/azure-functions/functions-bindings-timer.md,
+ * "NCRONTAB time zones"). A developer's own TZ must not move the schedule.
  */
 
 /** A parsed schedule. */
 export interface TimerSchedule {
   readonly expression: string;
+  /** A TimeSpan (`hh:mm:ss`) interval rather than an NCRONTAB expression. */
+  readonly isTimeSpan: boolean;
   /** The first occurrence strictly after `after`. */
   next(after: Date): Date;
 }
@@ -87,7 +94,7 @@ export function parseSchedule(expression: string): TimerSchedule {
   if (span) {
     const ms = (((Number(span[1] ?? 0) * 24 + Number(span[2])) * 60 + Number(span[3])) * 60 + Number(span[4] ?? 0)) * 1000;
     if (ms <= 0) throw new ScheduleError(`Schedule "${expression}" must be a positive interval`);
-    return { expression, next: (after) => new Date(after.getTime() + ms) };
+    return { expression, isTimeSpan: true, next: (after) => new Date(after.getTime() + ms) };
   }
   const parts = trimmed.split(/\s+/);
   if (parts.length === 5) parts.unshift('0');
@@ -106,35 +113,35 @@ export function parseSchedule(expression: string): TimerSchedule {
 
   const next = (after: Date): Date => {
     const t = new Date(after.getTime());
-    t.setMilliseconds(0);
-    t.setSeconds(t.getSeconds() + 1);
+    t.setUTCMilliseconds(0);
+    t.setUTCSeconds(t.getUTCSeconds() + 1);
     const limit = after.getTime() + 5 * 366 * 24 * 3600 * 1000;
     while (t.getTime() <= limit) {
-      if (!months.has(t.getMonth() + 1)) {
-        t.setMonth(t.getMonth() + 1, 1);
-        t.setHours(0, 0, 0);
+      if (!months.has(t.getUTCMonth() + 1)) {
+        t.setUTCMonth(t.getUTCMonth() + 1, 1);
+        t.setUTCHours(0, 0, 0);
         continue;
       }
-      if (!days.has(t.getDate()) || !weekdays.has(t.getDay())) {
-        t.setDate(t.getDate() + 1);
-        t.setHours(0, 0, 0);
+      if (!days.has(t.getUTCDate()) || !weekdays.has(t.getUTCDay())) {
+        t.setUTCDate(t.getUTCDate() + 1);
+        t.setUTCHours(0, 0, 0);
         continue;
       }
-      if (!hours.has(t.getHours())) {
-        t.setHours(t.getHours() + 1, 0, 0);
+      if (!hours.has(t.getUTCHours())) {
+        t.setUTCHours(t.getUTCHours() + 1, 0, 0);
         continue;
       }
-      if (!minutes.has(t.getMinutes())) {
-        t.setMinutes(t.getMinutes() + 1, 0);
+      if (!minutes.has(t.getUTCMinutes())) {
+        t.setUTCMinutes(t.getUTCMinutes() + 1, 0);
         continue;
       }
-      if (!seconds.has(t.getSeconds())) {
-        t.setSeconds(t.getSeconds() + 1);
+      if (!seconds.has(t.getUTCSeconds())) {
+        t.setUTCSeconds(t.getUTCSeconds() + 1);
         continue;
       }
       return t;
     }
     throw new ScheduleError(`Schedule "${expression}" has no occurrence in the next five years`);
   };
-  return { expression, next };
+  return { expression, isTimeSpan: false, next };
 }

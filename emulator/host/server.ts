@@ -18,8 +18,8 @@ import { createAdminApi } from './admin.js';
 import type { FunctionsApp, InvocationInput } from './app.js';
 import { inputBindings, warnUnsupportedBindings } from './bindings.js';
 import type { RpcInvocationResponse, RpcLogCategory, RpcLogLevel } from './core-types.js';
-import { createDispatcher, errorJson, functionUrl, httpRoutes, methodsOf } from './dispatch.js';
-import { LocalTaskHub } from './durable/task-hub.js';
+import { createDispatcher, errorJson, functionUrl, httpResponseLimitMs, httpRoutes, methodsOf } from './dispatch.js';
+import { LocalTaskHub, validateTaskHubName } from './durable/task-hub.js';
 import type { RegisteredFunction } from './functions-core.js';
 import { isFunctionDisabled, readHostConfig, type HostConfig } from './host-config.js';
 import { createTimers } from './timers.js';
@@ -40,6 +40,16 @@ export interface ServeOptions {
   verbose?: boolean;
   /** Run timer triggers on their schedules (runOnStartup included). Default true. */
   runTimers?: boolean;
+  /**
+   * How long an HTTP response may take to start before the caller gets a 500, as from Azure's front
+   * end. Default 230 seconds; tests pass a shorter limit.
+   */
+  httpResponseLimitMs?: number;
+  /**
+   * Where monitored timer schedules keep their status (Last/Next) between runs of the host, so an
+   * occurrence missed while the host was down runs at start with isPastDue. In memory when unset.
+   */
+  timerStatusDir?: string;
 }
 
 /** A running local host. */
@@ -61,6 +71,21 @@ const allMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 
 
 function timestamp(): string {
   return new Date().toISOString();
+}
+
+/** An invocation that ran past host.json `functionTimeout`. */
+export class FunctionTimeoutError extends Error {
+  override name = 'FunctionTimeoutException';
+}
+
+/** A duration as .NET prints a TimeSpan: `hh:mm:ss` (with `d.` and a fraction when needed). */
+export function formatTimeSpan(ms: number): string {
+  const totalSeconds = Math.floor(ms / 1000);
+  const days = Math.floor(totalSeconds / 86_400);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const hms = `${pad(Math.floor(totalSeconds / 3600) % 24)}:${pad(Math.floor(totalSeconds / 60) % 60)}:${pad(totalSeconds % 60)}`;
+  const fraction = ms % 1000 ? `.${String(ms % 1000).padStart(3, '0')}0000` : '';
+  return `${days ? `${days}.` : ''}${hms}${fraction}`;
 }
 
 function describeError(error: unknown): string {
@@ -98,17 +123,47 @@ export async function serveFunctionsApp(app: FunctionsApp, options: ServeOptions
     log(`Executing 'Functions.${fn.name}' (Reason='${reason}', Id=${invocationId})`);
     const started = performance.now();
     const duration = () => Math.round(performance.now() - started);
+    // host.json functionTimeout, enforced as the WebJobs SDK's FunctionExecutor does: past the
+    // limit the invocation fails with "Timeout value of <span> was exceeded by function:
+    // Functions.<name>" (Azure/azure-webjobs-sdk, src/Microsoft.Azure.WebJobs.Host/Executors/FunctionExecutor.cs).
+    // Azure then restarts the worker process; here the function's promise is abandoned instead.
+    const limit = config.functionTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut =
+      limit === undefined
+        ? undefined
+        : new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => {
+              const span = formatTimeSpan(limit);
+              log(`Timeout value of ${span} exceeded by function 'Functions.${fn.name}' (Id: '${invocationId}'). Initiating cancellation.`);
+              reject(new FunctionTimeoutError(`Timeout value of ${span} was exceeded by function: Functions.${fn.name}`));
+            }, limit);
+          });
     try {
-      const response = await app.invoke(fn, { ...request, invocationId });
+      const invocation = app.invoke(fn, { ...request, invocationId });
+      const response = timedOut ? await Promise.race([invocation, timedOut]) : await invocation;
       log(`Executed 'Functions.${fn.name}' (Succeeded, Id=${invocationId}, Duration=${duration()}ms)`);
       return response;
     } catch (error) {
+      if (error instanceof FunctionTimeoutError) {
+        log(`Executed 'Functions.${fn.name}' (Failed, Id=${invocationId}, Duration=${duration()}ms)`);
+        log(`${error.message}. (The local host cannot stop the function's code; Azure restarts the worker process.)`);
+        throw error;
+      }
       log(`Executed 'Functions.${fn.name}' (Failed, Id=${invocationId}, Duration=${duration()}ms)`);
       log(`Exception while executing function: Functions.${fn.name}. Result: Failure\nException: ${describeError(error)}`);
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   };
 
+  // Azure's Durable extension refuses to start with a task hub name Azure Storage cannot hold, and
+  // with it the host: so does the local host, when the app uses Durable Functions.
+  const durableTypes = new Set(['orchestrationtrigger', 'activitytrigger', 'entitytrigger', 'durableclient', 'orchestrationclient']);
+  if (functions.some((f) => Object.values(f.bindings).some((b) => durableTypes.has(String(b.type).toLowerCase())))) {
+    validateTaskHubName(config.durable.hubName);
+  }
   const taskHub = new LocalTaskHub(
     { getFunction: findFunction, listFunctions: () => functions, run, log },
     { hubName: config.durable.hubName, overridableExistingInstanceStates: config.durable.overridableExistingInstanceStates },
@@ -120,10 +175,21 @@ export async function serveFunctionsApp(app: FunctionsApp, options: ServeOptions
     connectionName: config.durable.connectionName,
   });
   const routes = httpRoutes(functions);
-  const timers = createTimers({ functions, env, run, inputBindings: bindings, log });
+  const timers = createTimers({ functions, env, run, inputBindings: bindings, log, statusDir: options.timerStatusDir });
   const urlOf = (fn: RegisteredFunction) => functionUrl(fn, publicOrigin(), config.routePrefix);
   const admin = createAdminApi({ functions, findFunction, functionUrl: urlOf, run, inputBindings: bindings, timers });
-  const handle = createDispatcher({ app, config, routes, taskHub, run, inputBindings: bindings, admin, hostname, port: () => port });
+  const handle = createDispatcher({
+    app,
+    config,
+    routes,
+    taskHub,
+    run,
+    inputBindings: bindings,
+    admin,
+    hostname,
+    port: () => port,
+    httpResponseLimitMs: options.httpResponseLimitMs ?? httpResponseLimitMs,
+  });
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {

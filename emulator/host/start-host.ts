@@ -46,6 +46,10 @@ export interface StartHostOptions {
   runTimers?: boolean;
   /** How long to wait for the host to listen. Default 60 s. */
   readyTimeoutMs?: number;
+  /** How long an HTTP response may take to start before a 500 (Azure: 230 s). For tests. */
+  httpResponseLimitMs?: number;
+  /** Where monitored timer schedules keep their status between runs (npm start: `.local/timers`). */
+  timerStatusDir?: string;
 }
 
 /** A host running in a child process. */
@@ -85,6 +89,8 @@ export async function startHost(options: StartHostOptions): Promise<StartedHost>
   if (options.port !== undefined) args.push('--port', String(options.port));
   if (options.verbose) args.push('--verbose');
   if (options.runTimers === false) args.push('--no-timers');
+  if (options.timerStatusDir !== undefined) args.push('--timer-status-dir', path.resolve(options.timerStatusDir));
+  if (options.httpResponseLimitMs !== undefined) args.push('--http-response-limit-ms', String(options.httpResponseLimitMs));
 
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...process.env, ...options.env })) if (value !== undefined) env[key] = value;

@@ -4,14 +4,12 @@
  *
  *   POST   orchestrators/{functionName}[/{instanceId}]   start (202 + management links; 409 on a live duplicate id)
  *   GET    instances/{id}                                status (202 while running, 200 when finished, 404)
- *   GET    instances/                                    list, filtered by createdTimeFrom/To, runtimeStatus, instanceIdPrefix
  *   DELETE instances/{id}                                purge (200, 404, 412 while running)
- *   DELETE instances/?createdTimeFrom=...                purge by filter
  *   POST   instances/{id}/raiseEvent/{eventName}         raise event (202, 404, 410)
- *   POST   instances/{id}/terminate|suspend|resume        (202, 404, 410)
- *   POST   instances/{id}/restart                         (202 + management links)
- *   POST   instances/{id}/rewind                          501 (not available locally)
- *   *      entities/...                                   501 (entities are not available locally)
+ *   POST   instances/{id}/terminate                      (202, 404, 410)
+ *   GET    instances/ , DELETE instances/?...            501 (listing and purging by filter are not emulated)
+ *   POST   instances/{id}/suspend|resume|restart|rewind  501 (not emulated)
+ *   *      entities/...                                   501 (entities are not emulated)
  *
  * Paths are relative to `/runtime/webhooks/durabletask`, which is both the webhook base and the
  * client's `rpcBaseUrl` locally.
@@ -42,7 +40,6 @@ export interface DurableApiResponse {
 }
 
 const jsonType = 'application/json; charset=utf-8';
-const runtimeStatuses: RuntimeStatus[] = ['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Failed', 'Canceled', 'Terminated', 'Suspended'];
 
 function json(status: number, value: unknown, headers: Record<string, string> = {}): DurableApiResponse {
   return { status, headers: { 'content-type': jsonType, ...headers }, body: JSON.stringify(value) };
@@ -50,6 +47,16 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
 
 function errorResponse(status: number, message: string): DurableApiResponse {
   return json(status, { Message: message });
+}
+
+/**
+ * 501 for what the local task hub does not emulate: said plainly, never half done. The emulated part
+ * is what this app's orchestrations need (start, status, activities with retries, timers,
+ * sub-orchestrations, continue-as-new), plus raise event, terminate and purge of one instance, which
+ * the host's tests drive through the real durable client.
+ */
+function notLocal(what: string): DurableApiResponse {
+  return errorResponse(501, `${what} is not supported by the local Functions host (emulator/host/durable). Use Azure, or Core Tools with Azurite, for it.`);
 }
 
 function empty(status: number): DurableApiResponse {
@@ -65,20 +72,6 @@ function parseBool(value: string | null): boolean | undefined {
   if (/^true$/i.test(value)) return true;
   if (/^false$/i.test(value)) return false;
   return undefined;
-}
-
-function parseDate(value: string | null): Date | undefined {
-  if (!value) return undefined;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? undefined : new Date(t);
-}
-
-function parseStatuses(query: URLSearchParams): RuntimeStatus[] {
-  return query
-    .getAll('runtimeStatus')
-    .flatMap((v) => v.split(','))
-    .map((v) => runtimeStatuses.find((s) => s.toLowerCase() === v.trim().toLowerCase()))
-    .filter((s): s is RuntimeStatus => s !== undefined);
 }
 
 /** JSON value of a JSON text as the extension stores it (a non-JSON text stays a string). */
@@ -247,29 +240,9 @@ export async function handleDurableRequest(hub: LocalTaskHub, connectionName: st
 
     if (controller === 'instances' && segments.length <= 3) {
       if (first === undefined) {
-        if (method === 'GET') {
-          const list = hub.list({
-            createdTimeFrom: parseDate(request.query.get('createdTimeFrom')),
-            createdTimeTo: parseDate(request.query.get('createdTimeTo')),
-            runtimeStatus: parseStatuses(request.query),
-            instanceIdPrefix: request.query.get('instanceIdPrefix') ?? undefined,
-          });
-          const showInput = parseBool(request.query.get('showInput')) ?? true;
-          return json(
-            200,
-            list.map((i) => statusPayload(i, { showInput })),
-          );
-        }
-        if (method === 'DELETE') {
-          const from = parseDate(request.query.get('createdTimeFrom'));
-          if (!from) return errorResponse(400, "Please provide value for 'createdTimeFrom' parameter.");
-          const deleted = hub.purgeWhere({
-            createdTimeFrom: from,
-            createdTimeTo: parseDate(request.query.get('createdTimeTo')) ?? new Date(),
-            runtimeStatus: parseStatuses(request.query),
-          });
-          return deleted === 0 ? empty(404) : json(200, { instancesDeleted: deleted });
-        }
+        // Querying and purging many instances: the app does not use them and they are not validated
+        // against the real client here, so they are refused rather than half emulated.
+        if (method === 'GET' || method === 'DELETE') return notLocal(method === 'GET' ? 'Listing and querying instances' : 'Purging instances by filter');
         return empty(404);
       }
       const operation = second?.toLowerCase();
@@ -292,25 +265,17 @@ export async function handleDurableRequest(hub: LocalTaskHub, connectionName: st
           hub.terminate(first, reason);
           return empty(202);
         case 'suspend':
-          hub.suspend(first, reason);
-          return empty(202);
         case 'resume':
-          hub.resume(first, reason);
-          return empty(202);
-        case 'restart': {
-          const restarted = hub.restart(first, parseBool(request.query.get('restartWithNewInstanceId')) ?? true);
-          return await waitOrCheckStatus(restarted.instanceId);
-        }
+        case 'restart':
+          return notLocal(`The ${operation} operation`);
         case 'rewind':
-          return errorResponse(501, 'Rewind is not supported by the local Functions host.');
+          return notLocal('Rewind');
         default:
           return empty(404);
       }
     }
 
-    if (controller === 'entities') {
-      return errorResponse(501, 'Durable entities are not supported by the local Functions host.');
-    }
+    if (controller === 'entities') return notLocal('Durable entities');
     return empty(404);
   } catch (error) {
     if (error instanceof TaskHubError) {

@@ -141,14 +141,6 @@ export class TaskHubError extends Error {
   }
 }
 
-/** Filter for listing or purging instances. */
-export interface InstanceFilter {
-  createdTimeFrom?: Date;
-  createdTimeTo?: Date;
-  runtimeStatus?: RuntimeStatus[];
-  instanceIdPrefix?: string;
-}
-
 const maxTimeoutMs = 2 ** 31 - 1;
 const outOfProcDataLabel = '\n\n$OutOfProcData$:';
 
@@ -224,6 +216,23 @@ function failureDetailsFrom(message: string): FailureDetailsPayload | undefined 
   return undefined;
 }
 
+/**
+ * Refuses a task hub name Azure Storage cannot hold, as the extension does at start-up:
+ * AzureStorageOptions.ValidateHubName checks the name as a table name (a letter, then letters and
+ * digits), a blob, container and queue name, and at most 50 characters, and fails with "Task hub name
+ * '<name>' should contain only alphanumeric characters, start with a letter, and have length between
+ * 3 and 45." (Azure/azure-functions-durable-extension,
+ * src/WebJobs.Extensions.DurableTask/Options/AzureStorageOptions.cs). The message says 45, the check
+ * allows 50; we check what the code checks.
+ */
+export function validateTaskHubName(hubName: string): void {
+  if (!/^[A-Za-z][A-Za-z0-9]{2,49}$/.test(hubName)) {
+    throw new Error(
+      `Task hub name '${hubName}' should contain only alphanumeric characters, start with a letter, and have length between 3 and 45.`,
+    );
+  }
+}
+
 /** The in-memory task hub. */
 export class LocalTaskHub {
   readonly hubName: string;
@@ -243,20 +252,18 @@ export class LocalTaskHub {
     return this.#instances.get(instanceId);
   }
 
-  /** Instances matching a filter, oldest first. */
-  list(filter: InstanceFilter = {}): Instance[] {
-    return [...this.#instances.values()]
-      .filter((i) => !filter.createdTimeFrom || i.createdTime >= filter.createdTimeFrom)
-      .filter((i) => !filter.createdTimeTo || i.createdTime <= filter.createdTimeTo)
-      .filter((i) => !filter.runtimeStatus?.length || filter.runtimeStatus.includes(i.status))
-      .filter((i) => !filter.instanceIdPrefix || i.instanceId.startsWith(filter.instanceIdPrefix))
-      .sort((a, b) => a.createdTime.getTime() - b.createdTime.getTime());
-  }
-
   /**
    * Schedules a new orchestration instance (the extension's StartNew). With the default
    * `NonRunningStates`, an id whose instance is Pending/Running/Suspended is refused with 409; an id
    * whose instance finished is started afresh.
+   *
+   * 409, not 500: the extension's HttpApiHandler.HandleStartOrchestratorRequestAsync catches
+   * OrchestrationAlreadyExistsException and answers `CreateErrorResponse(HttpStatusCode.Conflict,
+   * e.Message)`, the message being DurableTask's "An Orchestration instance with the status
+   * Running already exists." (Azure/azure-functions-durable-extension,
+   * src/WebJobs.Extensions.DurableTask/HttpApiHandler.cs). Older 2.x releases had no such catch and
+   * answered 500 "Something went wrong while processing your request" carrying the same message;
+   * callers should match on the message, as shared/orchestration.ts does.
    */
   startNew(name: string, instanceId: string | undefined, inputJson: string | null, parent?: ParentLink): Instance {
     if (this.#stopped) throw new TaskHubError(503, 'The task hub is stopped.');
@@ -320,32 +327,6 @@ export class LocalTaskHub {
     this.#notifyParent(instance, false, reason ?? 'Terminated', '');
   }
 
-  /** Suspends a running instance: events queue up until it is resumed. */
-  suspend(instanceId: string, reason: string | null): void {
-    const instance = this.#require(instanceId);
-    if (!isActive(instance.status)) throw new TaskHubError(410, `Instance ${instanceId} is ${instance.status}.`);
-    instance.history.push(historyEvent('ExecutionSuspended', new Date(), { Reason: reason }));
-    instance.status = 'Suspended';
-    instance.lastUpdatedTime = new Date();
-  }
-
-  /** Resumes a suspended instance. */
-  resume(instanceId: string, reason: string | null): void {
-    const instance = this.#require(instanceId);
-    if (!isActive(instance.status)) throw new TaskHubError(410, `Instance ${instanceId} is ${instance.status}.`);
-    if (instance.status !== 'Suspended') return;
-    instance.history.push(historyEvent('ExecutionResumed', new Date(), { Reason: reason }));
-    instance.status = 'Running';
-    instance.lastUpdatedTime = new Date();
-    void this.#drive(instance);
-  }
-
-  /** Starts the instance again with its original input (a new id unless told otherwise). */
-  restart(instanceId: string, withNewInstanceId: boolean): Instance {
-    const instance = this.#require(instanceId);
-    return this.startNew(instance.name, withNewInstanceId ? undefined : instanceId, instance.inputJson);
-  }
-
   /** Deletes a finished instance. 404 when unknown, 412 when still running. */
   purge(instanceId: string): number {
     const instance = this.#require(instanceId);
@@ -358,17 +339,6 @@ export class LocalTaskHub {
     this.#clearTimers(instance);
     this.#instances.delete(instanceId);
     return 1;
-  }
-
-  /** Deletes the instances matching a filter; returns how many. */
-  purgeWhere(filter: InstanceFilter): number {
-    let deleted = 0;
-    for (const instance of this.list(filter)) {
-      this.#clearTimers(instance);
-      this.#instances.delete(instance.instanceId);
-      deleted++;
-    }
-    return deleted;
   }
 
   /** Stops every timer; later operations are refused. */
