@@ -186,8 +186,10 @@ describe('bad input', () => {
   it('treats hostile path segments as not found', async () => {
     for (const seg of ["x' OR 1=1", '..', 'A'.repeat(300), '🚀', '%00']) {
       const r = await t.call('GET', `tenants/${encodeURIComponent(seg)}`, { token: root });
-      expectClientError(r, seg);
-      expect(r.status).toBe(404);
+      expect(r.status, seg).toBe(404);
+      // `tenants/..` normalises to a path no function serves: the host's own empty 404, as in Azure.
+      if (seg === '..') expect(r.body).toBeUndefined();
+      else expectClientError(r, seg);
     }
   });
 
