@@ -34,6 +34,8 @@ export interface CallOptions {
   rawBody?: string | Uint8Array;
   /** Sends the body without a Content-Length header (as a chunked request arrives). */
   chunked?: boolean;
+  /** The scheme and host the request arrives at (default `http://127.0.0.1:7071`). */
+  origin?: string;
   headers?: Record<string, string>;
 }
 
@@ -125,7 +127,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     mintDevToken(keys, { subject: sub, audience: kernel.settings.auth.audience, ...o });
 
   const call: TestApp['call'] = async (method, path, o = {}) => {
-    const url = new URL(`http://127.0.0.1:7071/api/${path.replace(/^\//, '')}`);
+    const url = new URL(`${o.origin ?? 'http://127.0.0.1:7071'}/api/${path.replace(/^\//, '')}`);
     const match = findRoute(app, method, url.pathname.slice('/api/'.length));
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
