@@ -10,7 +10,7 @@ import { APP_LOGIN, startTestApp, type TestApp } from './app.js';
 import { inScope, servicesIn } from '../shared/sql/database.js';
 import { emit } from '../shared/events/outbox.js';
 import { serviceMigrations } from '../composition/migrations.js';
-import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
+import { createKernelTables } from '../shared/sql/migrator.js';
 
 let t: TestApp;
 const tenantsSql = () => serviceMigrations.find((s) => s.service === 'tenants')!;
@@ -116,11 +116,10 @@ describe('row-level security', () => {
 describe('siloed tenants', () => {
   it("routes a siloed tenant's transactions to its own database only", async () => {
     const sue = await t.token('sue');
-    // A probe service with its own schema, migrated into every database like a real one.
+    // A probe service with its own schema and role, deployed like a real one: migrated into every
+    // database, then granted to the app's login.
     const probe = { service: 'probe', schema: 'probe', role: 'rp_probe' };
-    for (const { db } of t.owner.all()) {
-      await migrateAll(db, [{ ...probe, migrations: { '0001_init': { up: (db) => createKernelTables(db) } } }]);
-    }
+    await t.addService({ ...probe, migrations: { '0001_init': { up: (db) => createKernelTables(db) } } });
     // A route of the real pipeline writing through ctx.tx, as every service does.
     t.kernel.routes.add({
       name: 'testSiloWrite',
