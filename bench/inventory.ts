@@ -107,7 +107,8 @@ export async function benchInventory(opts: { iterations?: number } = {}): Promis
   try {
     const quotas = { requestsPerMinute: 1_000_000, maxEnvironments: 10_000, maxServicesPerEnvironment: 100_000 };
     for (const tenant of TENANTS) await t.createTenant(tenant, `${tenant}-reader`, { quotas });
-    const owner = t.kernel.sql.forPlacement({ model: 'pooled' });
+    // As the owner: the app's login may only act through the service roles, under row-level security.
+    const owner = t.owner.forPlacement({ model: 'pooled' });
     const t0 = performance.now();
     for (const [i, tenant] of TENANTS.entries()) await seed(owner, tenant, i + 1);
     await sql`analyze environments.environments`.execute(owner);
