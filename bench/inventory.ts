@@ -32,23 +32,23 @@ const hex = (n: number) => n.toString(16).padStart(16, '0');
 const envId = (ti: number, e: number) => `env_${hex(ti * 1_000_000 + e)}`;
 
 /** Seeds one tenant: environments, then services round-robin across them, one a second. */
-async function seed(db: Kysely<any>, tenant: string, ti: number): Promise<void> {
+async function seed(db: Kysely<any>, tenant: string, ti: number, environments: number, services: number): Promise<void> {
   await sql`
     insert into environments.environments (tenant_id, id, name, kind, region, labels, storage_topology, created_at, updated_at)
     select ${tenant}, 'env_' || lpad(to_hex(${ti * 1_000_000} + g), 16, '0'), 'env-' || lpad(g::text, 4, '0'),
            (array['dev', 'test', 'staging', 'prod'])[1 + g % 4], 'westeurope',
            jsonb_build_object('team', 'team-' || (g % 10)), '{"resources": []}'::jsonb,
            ${BASE}::timestamptz + g * interval '1 millisecond', ${BASE}::timestamptz + g * interval '1 millisecond'
-    from generate_series(1, ${ENVIRONMENTS}) g`.execute(db);
+    from generate_series(1, ${environments}) g`.execute(db);
   await sql`
     insert into catalog.services (tenant_id, id, environment_id, name, owner, lifecycle, labels, created_at, updated_at)
     select ${tenant}, 'svc_' || lpad(to_hex(${ti * 10_000_000} + g), 16, '0'),
-           'env_' || lpad(to_hex(${ti * 1_000_000} + 1 + (g - 1) % ${ENVIRONMENTS}), 16, '0'),
-           'svc-' || lpad(((g - 1) / ${ENVIRONMENTS})::text, 3, '0'), 'team-' || (g % 20),
+           'env_' || lpad(to_hex(${ti * 1_000_000} + 1 + (g - 1) % ${environments}), 16, '0'),
+           'svc-' || lpad(((g - 1) / ${environments})::text, 3, '0'), 'team-' || (g % 20),
            (array['experimental', 'production', 'deprecated'])[1 + g % 3],
            jsonb_build_object('app', 'app-' || (g % 50), 'tier', (array['web', 'api', 'db'])[1 + g % 3]),
            ${BASE}::timestamptz + g * interval '1 second', ${BASE}::timestamptz + g * interval '1 second'
-    from generate_series(1, ${SERVICES}) g`.execute(db);
+    from generate_series(1, ${services}) g`.execute(db);
 }
 
 /** Walks every page of `path` through the pipeline; returns the ids in order. */
@@ -100,20 +100,28 @@ async function indexOf(t: TestApp, plan: string[]): Promise<{ index: string; ten
   return { index, tenantFirst: r.rows[0]?.first === 'tenant_id' };
 }
 
-/** Runs both inventory benchmarks; prints the plans; returns the results. */
-export async function benchInventory(opts: { iterations?: number } = {}): Promise<BenchResult[]> {
-  const iterations = opts.iterations ?? 200;
+/**
+ * Runs both inventory benchmarks; prints the plans; returns the results. `environments` shrinks the
+ * seed (tests run it tiny); each environment always has 100 services.
+ */
+export async function benchInventory(
+  opts: { iterations?: number; warmup?: number; environments?: number } = {},
+): Promise<BenchResult[]> {
+  const { iterations = 200, warmup = 20, environments = ENVIRONMENTS } = opts;
+  const services = (SERVICES / ENVIRONMENTS) * environments;
+  if (environments < 4) throw new Error('the creation-time range needs at least 4 environments (400 services)');
   const t = await startTestApp({ env: { TENANT_CACHE_TTL_MS: '5000' } });
   try {
     const quotas = { requestsPerMinute: 1_000_000, maxEnvironments: 10_000, maxServicesPerEnvironment: 100_000 };
     for (const tenant of TENANTS) await t.createTenant(tenant, `${tenant}-reader`, { quotas });
-    const owner = t.kernel.sql.forPlacement({ model: 'pooled' });
+    // As the owner: the app's login may only act through the service roles, under row-level security.
+    const owner = t.owner.forPlacement({ model: 'pooled' });
     const t0 = performance.now();
-    for (const [i, tenant] of TENANTS.entries()) await seed(owner, tenant, i + 1);
+    for (const [i, tenant] of TENANTS.entries()) await seed(owner, tenant, i + 1, environments, services);
     await sql`analyze environments.environments`.execute(owner);
     await sql`analyze catalog.services`.execute(owner);
     const seeded = ((performance.now() - t0) / 1000).toFixed(1);
-    console.log(`inventory: seeded ${TENANTS.length} x (${ENVIRONMENTS} environments, ${SERVICES} services) in ${seeded} s (${t.db.engine})`);
+    console.log(`inventory: seeded ${TENANTS.length} x (${environments} environments, ${services} services) in ${seeded} s (${t.db.engine})`);
 
     const tenant = TENANTS[0]!;
     const token = await t.token(`${tenant}-reader`);
@@ -121,7 +129,7 @@ export async function benchInventory(opts: { iterations?: number } = {}): Promis
     const results: BenchResult[] = [];
     try {
       // 1. One environment's services, 25 a page.
-      const env = envId(1, 500);
+      const env = envId(1, Math.ceil(environments / 2));
       const envPath = `tenants/${tenant}/environments/${env}/services?maxpagesize=25`;
       const envRaw = (after: Row | undefined) => ({
         text:
@@ -135,8 +143,8 @@ export async function benchInventory(opts: { iterations?: number } = {}): Promis
       if (viaApi.length !== 100 || JSON.stringify(viaApi) !== JSON.stringify(viaSql)) throw new Error('environment pages differ from the raw query');
 
       // 2. A creation-time range across the tenant: 200 services, 100 a page.
-      const from = new Date(BASE.getTime() + 50_000_000);
-      const to = new Date(BASE.getTime() + 50_200_000);
+      const from = new Date(BASE.getTime() + (services / 2) * 1000);
+      const to = new Date(from.getTime() + 200_000);
       const rangePath = `tenants/${tenant}/services?createdAfter=${from.toISOString()}&createdBefore=${to.toISOString()}&maxpagesize=100`;
       const rangeRaw = (after: Row | undefined) => ({
         text:
@@ -174,7 +182,7 @@ export async function benchInventory(opts: { iterations?: number } = {}): Promis
           2,
           () => rawWalk(pool, envRaw, 25),
           () => walk(t, token, envPath),
-          { iterations, warmup: 20, notes: note(envIndex) },
+          { iterations, warmup, notes: note(envIndex) },
         ),
       );
       results.push(
@@ -183,7 +191,7 @@ export async function benchInventory(opts: { iterations?: number } = {}): Promis
           2,
           () => rawWalk(pool, rangeRaw, 100),
           () => walk(t, token, rangePath),
-          { iterations, warmup: 20, notes: note(rangeIndex) },
+          { iterations, warmup, notes: note(rangeIndex) },
         ),
       );
       if (!envIndex.tenantFirst || !rangeIndex.tenantFirst) for (const r of results) r.target = 0;

@@ -6,7 +6,7 @@
  * 2. Cold import of the app's built entry against a one-function Functions app. Target: at most 3x.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ import { startTestApp } from '../test/app.js';
 import { compare, median, type BenchResult } from './stats.js';
 
 /** Point read: pipeline vs raw pg. */
-export async function benchPointRead(): Promise<BenchResult[]> {
+export async function benchPointRead(opts: { iterations?: number; warmup?: number } = {}): Promise<BenchResult[]> {
   // The production default for the access cache, so the pipeline pays what it pays in Azure.
   const t = await startTestApp({ env: { TENANT_CACHE_TTL_MS: '5000' } });
   try {
@@ -35,7 +35,7 @@ export async function benchPointRead(): Promise<BenchResult[]> {
         if (r.rows.length !== 1) throw new Error('missing row');
       },
       () => ok(t.call('GET', 'tenants/bench', { token })),
-      { iterations: 2000, warmup: 200 },
+      { iterations: opts.iterations ?? 2000, warmup: opts.warmup ?? 200 },
     );
     await pool.end();
     return [result];
@@ -45,8 +45,7 @@ export async function benchPointRead(): Promise<BenchResult[]> {
 }
 
 /** Cold import: the built app entry vs a one-function app, each in fresh processes. */
-export async function benchColdImport(runs = 15): Promise<BenchResult[]> {
-  const entry = resolve('dist/main.js');
+export async function benchColdImport(runs = 15, entry = resolve('dist/main.js')): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rp-cold-'));
   const oneFn = join(dir, 'one-function.mjs');
   // Loaded through require, as the app's bundle loads it, so both sides pay the same for it.
@@ -75,6 +74,7 @@ export async function benchColdImport(runs = 15): Promise<BenchResult[]> {
     b.push(time(oneFn));
     a.push(time(entry));
   }
+  rmSync(dir, { recursive: true, force: true });
   const base = median(b);
   const app = median(a);
   return [{ name: 'cold import of dist/main.js vs a one-function app', baselineMedianMs: base, medianMs: app, ratio: app / base, target: 3 }];

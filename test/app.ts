@@ -24,6 +24,7 @@ import { expect } from 'vitest';
 // @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
 const { HttpRequest, InvocationContext } = azureFunctions;
 import { runMigrations } from '../scripts/migrate.js';
+import { migrateAll, type ServiceMigrations } from '../shared/sql/migrator.js';
 import { startTestDatabase, type TestDatabase } from './database.js';
 import { Contract } from './contract.js';
 
@@ -68,6 +69,12 @@ export interface TestApp {
   createTenant(id: string, admin: string, extra?: Record<string, unknown>): Promise<void>;
   /** Shorthand: grants `principal` a role in `tenant` (as a platform admin). */
   addMember(tenant: string, principal: string, role: 'reader' | 'operator' | 'admin'): Promise<void>;
+  /**
+   * Migrates one more service into every database as the owner, then (on a PostgreSQL server) makes
+   * the app login a member of its role: a deployment's order for a new service (`npm run migrate`,
+   * then `infra/sql/app-login.sql`).
+   */
+  addService(svc: ServiceMigrations): Promise<void>;
   /** A digest of every service table in every database (read as the owner, past row-level security). */
   snapshot(): Promise<Record<string, string>>;
   close(): Promise<void>;
@@ -113,7 +120,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   // session user, so there the service roles alone carry the boundary.
   const appEnv = { ...env };
   if (db.engine === 'postgres') {
-    await grantAppLogin([db, ...Object.values(silos)]);
+    await grantAppLogin([db, ...Object.values(silos)], (await loadDatabaseServices(services)).map((s) => s.role));
     appEnv.SQL_CONNECTION_STRING = asAppLogin(db.url);
     appEnv.SQL_SILOS = JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, asAppLogin(v.url)])));
   }
@@ -205,6 +212,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       const m = await call('PUT', `tenants/${tenant}/members/${principal}`, { token: root, body: { role } });
       if (m.status !== 201 && m.status !== 200) throw new Error(`add ${principal} to ${tenant}: ${m.status} ${JSON.stringify(m.body)}`);
     },
+    async addService(svc) {
+      for (const { db: k, placement } of owner.all()) await migrateAll(k, servicesIn(placement, [svc]));
+      if (db.engine === 'postgres') await grantAppLogin([db, ...Object.values(silos)], [svc.role]);
+    },
     async snapshot() {
       const out: Record<string, string> = {};
       const databaseServices = await loadDatabaseServices(services);
@@ -241,8 +252,12 @@ function asAppLogin(url: string): string {
   return u.toString();
 }
 
-/** Creates the app login if missing and makes it a member of every service role. */
-async function grantAppLogin(dbs: TestDatabase[]): Promise<void> {
+/**
+ * Creates the app login if missing and makes it a member of `roles`: exactly the roles the test's
+ * migrations created. Roles are cluster-wide and outlive test databases, so granting whatever
+ * `rp_*` roles the server has would let a test pass on a role an earlier run left behind.
+ */
+async function grantAppLogin(dbs: TestDatabase[], roles: string[]): Promise<void> {
   for (const d of dbs) {
     const c = new pg.Client({ connectionString: d.url });
     await c.connect();
@@ -253,9 +268,8 @@ async function grantAppLogin(dbs: TestDatabase[]): Promise<void> {
           end if;
         exception when duplicate_object or unique_violation then null;
         end $$`);
-      const roles = await c.query<{ rolname: string }>(`select rolname from pg_roles where rolname like 'rp\\_%' and not rolcanlogin`);
-      for (const { rolname } of roles.rows) {
-        await c.query(`grant ${rolname} to ${APP_LOGIN}`).catch((e: { code?: string }) => {
+      for (const rolname of new Set(roles)) {
+        await c.query(`grant ${pg.escapeIdentifier(rolname)} to ${APP_LOGIN}`).catch((e: { code?: string }) => {
           // Concurrent grants from other test files: already a member is fine.
           if (e.code !== '23505' && e.code !== 'XX000') throw e;
         });

@@ -14,7 +14,7 @@ import { services } from '../composition/services.js';
 import { loadDatabaseServices } from '../composition/app.js';
 import { z } from '../shared/http/openapi.js';
 import { route } from '../shared/http/route.js';
-import { createKernelTables, migrateAll } from '../shared/sql/migrator.js';
+import { createKernelTables } from '../shared/sql/migrator.js';
 import { checkDatabase } from '../functions/platform/isolation-check.js';
 
 let t: TestApp;
@@ -171,11 +171,10 @@ describe('the principal scope (routes that are not tenant-scoped)', () => {
 describe('siloed tenants', () => {
   it("routes a siloed tenant's transactions to its own database only", async () => {
     const sue = await t.token('sue');
-    // A probe service with its own schema, migrated into every database like a real one.
+    // A probe service with its own schema and role, deployed like a real one: migrated into every
+    // database, then granted to the app's login.
     const probe = { service: 'probe', schema: 'probe', role: 'rp_probe' };
-    for (const { db } of t.owner.all()) {
-      await migrateAll(db, [{ ...probe, migrations: { '0001_init': { up: (db) => createKernelTables(db) } } }]);
-    }
+    await t.addService({ ...probe, migrations: { '0001_init': { up: (db) => createKernelTables(db) } } });
     // A route of the real pipeline writing through ctx.tx, as every service does.
     t.app.routes.add('testSiloWrite', 'POST', 'tenants/{tenantId}/test-silo-write', route({
       summary: 'test only',
