@@ -10,6 +10,7 @@
  * `app.setup({ enableHttpStream: true })` the request and response are piped through the library's
  * HTTP proxy instead.
  */
+import { overlaps, parseTemplate, RouteTemplateError } from '../../shared/http/route-template.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { FunctionsApp, InvocationInput } from './app.js';
@@ -62,12 +63,30 @@ export function methodsOf(fn: RegisteredFunction): string[] | undefined {
   return Array.isArray(fn.trigger.methods) && fn.trigger.methods.length > 0 ? fn.trigger.methods.map((m) => String(m).toUpperCase()) : undefined;
 }
 
-/** The HTTP routes of `functions`, in the order they are tried (ASP.NET precedence). */
+/**
+ * The HTTP routes of `functions`, in the order they are tried. The Functions host matches routes in
+ * the order it registered them and takes the first match, not the most specific one (see
+ * https://github.com/peterdol/azure-functions-route-priority and Azure/azure-functions-host
+ * `WebJobsRouter`), so two routes of one method that can match the same path would answer
+ * differently there than under any local rule: the local host refuses to start with such a pair,
+ * as the app's registrar refuses to register one (shared/http/route-template.ts). What is left has
+ * no ambiguity, so the order tried here (ASP.NET precedence) cannot change an answer.
+ */
 export function httpRoutes(functions: readonly RegisteredFunction[]): HttpRoute[] {
   const routes: HttpRoute[] = [];
   for (const fn of functions) {
     if (fn.trigger.type.toLowerCase() !== 'httptrigger') continue;
-    routes.push({ fn, template: parseRouteTemplate(routeOf(fn)), methods: methodsOf(fn) });
+    const route: HttpRoute = { fn, template: parseRouteTemplate(routeOf(fn)), methods: methodsOf(fn) };
+    for (const other of routes) {
+      const shared = !route.methods || !other.methods || route.methods.some((m) => other.methods?.includes(m));
+      if (shared && overlaps(parseTemplate(routeOf(fn)), parseTemplate(routeOf(other.fn)))) {
+        throw new RouteTemplateError(
+          `Functions '${other.fn.name}' (${routeOf(other.fn)}) and '${fn.name}' (${routeOf(fn)}) can match the same path with the same method; ` +
+            'the Functions host takes the first registered match, so give them distinct routes',
+        );
+      }
+    }
+    routes.push(route);
   }
   routes.sort((a, b) => a.template.precedence - b.template.precedence);
   return routes;

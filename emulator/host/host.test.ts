@@ -187,8 +187,8 @@ describe('startHost (child process, real port)', () => {
     expect((await sized.json()) as Record<string, unknown>).toMatchObject({ bodyBase64: Buffer.from('sized').toString('base64') });
   });
 
-  it('routes by precedence, constraints and methods, under the api prefix only', async () => {
-    expect(await (await api('items/special')).json()).toEqual({ route: 'special' });
+  it('routes by constraints and methods, under the api prefix only', async () => {
+    expect(await (await api('special-items/latest')).json()).toEqual({ route: 'special' });
     expect(await (await api('ITEMS/7')).json()).toEqual({ route: 'byId', id: '7' });
     expect((await api('echo/not-a-number', { method: 'POST' })).status).toBe(404);
     expect((await api('echo/1', { method: 'GET' })).status).toBe(404);
