@@ -21,6 +21,11 @@ export interface PlatformConfig {
   resourceGroupName: string;
   tags: Record<string, string>;
   logRetentionDays: number;
+  /**
+   * Who the alert rules notify (an action group with one e-mail receiver each). Empty: the rules
+   * are still created, without an action.
+   */
+  alertEmails: string[];
   auth: {
     /** The API's application id URI: the `aud` of v1.0 tokens requested for it. */
     audience: string;
@@ -73,6 +78,9 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A silo name is also a SQL_SILOS key: the same rule as shared/settings.ts. */
 const SILO_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** An e-mail address, loosely: one `@`, no blanks, a dot in the domain. */
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
 /** The database that holds a siloed tenant: `silo_<name>` with dashes made SQL-identifier safe. */
 export function siloDatabaseName(silo: string): string {
   return `silo_${silo.replace(/-/g, '_')}`;
@@ -88,6 +96,10 @@ export function readConfig(): PlatformConfig {
     if (!SILO_NAME.test(silo)) throw new Error(`siloDatabases: "${silo}" must match ${SILO_NAME}`);
   }
   const extraAdmins = cfg.getObject<EntraPrincipal[]>('postgresExtraAdmins') ?? [];
+  const alertEmails = cfg.getObject<string[]>('alertEmails') ?? [];
+  for (const email of alertEmails) {
+    if (!EMAIL.test(email)) throw new Error(`alertEmails: "${email}" is not an e-mail address`);
+  }
   const clientId = cfg.get('authClientId');
   if (clientId !== undefined && !GUID.test(clientId)) throw new Error(`authClientId: "${clientId}" must be an application (client) id, a GUID`);
   return {
@@ -96,6 +108,7 @@ export function readConfig(): PlatformConfig {
     resourceGroupName: cfg.get('resourceGroupName') ?? `rg-runtime-platform-${environment}`,
     tags: { app: 'runtime-platform', environment, ...(cfg.getObject<Record<string, string>>('tags') ?? {}) },
     logRetentionDays: cfg.getNumber('logRetentionDays', { min: 30, max: 730 }) ?? 30,
+    alertEmails,
     auth: {
       audience: cfg.get('authAudience') ?? 'api://runtime-platform',
       clientId,

@@ -10,6 +10,7 @@ import type { DiagnosticSetting } from '@pulumi/azure-native/monitor/index.js';
 import type { Registry } from '@pulumi/azure-native/containerregistry/index.js';
 import type { Vault } from '@pulumi/azure-native/keyvault/index.js';
 import { grantAppAccess, type AppAccess } from './access.js';
+import { createAlerts, type PlatformAlerts } from './alerts.js';
 import type { PlatformConfig } from './config.js';
 import { createCosmos, type PlatformCosmos } from './cosmos.js';
 import { createDatabase, type PlatformDatabase } from './database.js';
@@ -31,6 +32,7 @@ export interface Platform {
   functionApp: PlatformFunctionApp;
   access: AppAccess;
   diagnostics: DiagnosticSetting[];
+  alerts: PlatformAlerts;
 }
 
 /** Declares the environment described by `config`. */
@@ -104,5 +106,7 @@ export function createPlatform(config: PlatformConfig, opts: pulumi.CustomResour
     sendDiagnostics('function-app', functionApp.app.id, 'functionApp', ws, opts),
   ];
 
-  return { resourceGroup, monitoring, storage, database, cosmos, vault, registry, functionApp, access, diagnostics };
+  const alerts = createAlerts(at, config, monitoring.appInsights, opts);
+
+  return { resourceGroup, monitoring, storage, database, cosmos, vault, registry, functionApp, access, diagnostics, alerts };
 }

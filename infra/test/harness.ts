@@ -32,6 +32,8 @@ const arm: Record<string, { path: string; nameKey: string; parent?: string }> = 
   'azure-native:storage:Queue': { path: 'queueServices/default/queues', nameKey: 'queueName', parent: 'accountName:Microsoft.Storage/storageAccounts' },
   'azure-native:storage:ManagementPolicy': { path: 'managementPolicies', nameKey: 'managementPolicyName', parent: 'accountName:Microsoft.Storage/storageAccounts' },
   'azure-native:operationalinsights:Workspace': { path: 'Microsoft.OperationalInsights/workspaces', nameKey: 'workspaceName' },
+  'azure-native:monitor:ActionGroup': { path: 'Microsoft.Insights/actionGroups', nameKey: 'actionGroupName' },
+  'azure-native:monitor:ScheduledQueryRule': { path: 'Microsoft.Insights/scheduledQueryRules', nameKey: 'ruleName' },
   'azure-native:applicationinsights:Component': { path: 'Microsoft.Insights/components', nameKey: 'resourceName' },
   'azure-native:dbforpostgresql:Server': { path: 'Microsoft.DBforPostgreSQL/flexibleServers', nameKey: 'serverName' },
   'azure-native:dbforpostgresql:Database': { path: 'databases', nameKey: 'databaseName', parent: 'serverName:Microsoft.DBforPostgreSQL/flexibleServers' },
