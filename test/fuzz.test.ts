@@ -701,7 +701,10 @@ function problemsOf(res: CallResult, documented2xx: Set<number>, request: string
   const out: string[] = [];
   if (res.status >= 500) out.push(`answered ${res.status}`);
   else if (res.status < 400 && !documented2xx.has(res.status)) out.push(`answered ${res.status}, which the route does not document`);
-  if (res.status >= 400) {
+  // A path no function serves (e.g. a segment `..` that normalises away) gets the Functions
+  // host's own empty 404, as in Azure: nothing of the app's ran.
+  const hostNotFound = res.status === 404 && res.body === undefined && !res.headers.has('x-ms-error-code');
+  if (res.status >= 400 && !hostNotFound) {
     const e = (res.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (typeof e?.code !== 'string' || typeof e.message !== 'string') out.push('the body is not {error:{code,message}}');
     else if (res.headers.get('x-ms-error-code') !== e.code) out.push(`x-ms-error-code ${res.headers.get('x-ms-error-code')} is not error.code ${e.code}`);
