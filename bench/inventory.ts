@@ -110,7 +110,7 @@ export async function benchInventory(
   const { iterations = 200, warmup = 20, environments = ENVIRONMENTS } = opts;
   const services = (SERVICES / ENVIRONMENTS) * environments;
   if (environments < 4) throw new Error('the creation-time range needs at least 4 environments (400 services)');
-  const t = await startTestApp({ env: { TENANT_CACHE_TTL_MS: '5000' } });
+  const t = await startTestApp({ env: { TENANT_CACHE_TTL_MS: '5000' }, contract: false });
   try {
     const quotas = { requestsPerMinute: 1_000_000, maxEnvironments: 10_000, maxServicesPerEnvironment: 100_000 };
     for (const tenant of TENANTS) await t.createTenant(tenant, `${tenant}-reader`, { quotas });
