@@ -67,6 +67,8 @@ export interface TestApp {
   contract(): Promise<Contract>;
   /** Shorthand: creates a tenant (as a platform admin) and makes `admin` its admin. */
   createTenant(id: string, admin: string, extra?: Record<string, unknown>): Promise<void>;
+  /** Shorthand: a tenant (see `createTenant`) with one environment `main` holding one service `api`. */
+  seedTenant(id: string, admin: string, extra?: Record<string, unknown>): Promise<{ token: string; environmentId: string; serviceId: string }>;
   /** Shorthand: grants `principal` a role in `tenant` (as a platform admin). */
   addMember(tenant: string, principal: string, role: 'reader' | 'operator' | 'admin'): Promise<void>;
   /**
@@ -194,6 +196,14 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     })());
   };
 
+  const createTenant: TestApp['createTenant'] = async (id, admin, extra = {}) => {
+    const root = await token('platform-admin', { admin: true });
+    const r = await call('POST', 'tenants', { token: root, body: { id, displayName: id, ...extra } });
+    if (r.status !== 201) throw new Error(`createTenant ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    const m = await call('PUT', `tenants/${id}/members/${admin}`, { token: root, body: { role: 'admin' } });
+    if (m.status !== 201) throw new Error(`add admin ${id}: ${m.status} ${JSON.stringify(m.body)}`);
+  };
+
   return {
     kernel,
     app,
@@ -205,12 +215,15 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     call,
     token,
     contract,
-    async createTenant(id, admin, extra = {}) {
-      const root = await token('platform-admin', { admin: true });
-      const r = await call('POST', 'tenants', { token: root, body: { id, displayName: id, ...extra } });
-      if (r.status !== 201) throw new Error(`createTenant ${id}: ${r.status} ${JSON.stringify(r.body)}`);
-      const m = await call('PUT', `tenants/${id}/members/${admin}`, { token: root, body: { role: 'admin' } });
-      if (m.status !== 201) throw new Error(`add admin ${id}: ${m.status} ${JSON.stringify(m.body)}`);
+    createTenant,
+    async seedTenant(id, admin, extra = {}) {
+      await createTenant(id, admin, extra);
+      const t = await token(admin);
+      const env = await call('POST', `tenants/${id}/environments`, { token: t, body: { name: 'main', kind: 'prod', region: 'westeurope' } });
+      if (env.status !== 201) throw new Error(`seed environment of ${id}: ${env.status} ${JSON.stringify(env.body)}`);
+      const svc = await call('POST', `tenants/${id}/environments/${env.body.id}/services`, { token: t, body: { name: 'api', owner: 'team' } });
+      if (svc.status !== 201) throw new Error(`seed service of ${id}: ${svc.status} ${JSON.stringify(svc.body)}`);
+      return { token: t, environmentId: env.body.id as string, serviceId: svc.body.id as string };
     },
     async addMember(tenant, principal, role) {
       const root = await token('platform-admin', { admin: true });

@@ -60,11 +60,7 @@ beforeAll(async () => {
     ['pooled-a', 'ann', {}],
     ['silo-one', 'sue', { isolation: { model: 'siloed', database: 'silo-a' } }],
   ] as const) {
-    await t.createTenant(tenant, admin, extra);
-    const token = await t.token(admin);
-    const env = await t.call('POST', `tenants/${tenant}/environments`, { token, body: { name: 'main', kind: 'prod', region: 'westeurope' } });
-    expect(env.status).toBe(201);
-    expect((await t.call('POST', `tenants/${tenant}/environments/${env.body.id}/services`, { token, body: { name: 'api', owner: 'team' } })).status).toBe(201);
+    await t.seedTenant(tenant, admin, extra);
   }
   // Every event fails once and is dead-lettered at once (one attempt allowed).
   const s = await publishOutboxes(t.kernel, databaseServices, undefined, { sink: failing, policy: { maxAttempts: 1, sinkDownAfter: Number.POSITIVE_INFINITY } });

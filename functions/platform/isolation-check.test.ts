@@ -37,11 +37,7 @@ beforeAll(async () => {
     ['pooled-b', 'ben', {}],
     ['silo-one', 'sue', { isolation: { model: 'siloed', database: 'silo-a' } }],
   ] as const) {
-    await t.createTenant(tenant, admin, extra);
-    const token = await t.token(admin);
-    const env = await t.call('POST', `tenants/${tenant}/environments`, { token, body: { name: 'main', kind: 'prod', region: 'westeurope' } });
-    expect(env.status).toBe(201);
-    expect((await t.call('POST', `tenants/${tenant}/environments/${env.body.id}/services`, { token, body: { name: 'api', owner: 'team' } })).status).toBe(201);
+    await t.seedTenant(tenant, admin, extra);
   }
 });
 afterAll(() => t?.close());
