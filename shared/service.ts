@@ -74,9 +74,6 @@ export function defineService<Name extends string, Instance extends ServiceInsta
   return d;
 }
 
-/** The public API type of a descriptor. */
-export type ApiOf<D> = D extends ServiceDescriptor<string, infer I> ? I['api'] : never;
-
 /**
  * A service's route implementations, built once per service instance on first use: `load` imports
  * the handlers module and builds its handlers with the ports they need; `routes('create')` is the

@@ -12,14 +12,14 @@ import { apiError, invalid } from '../errors.js';
 import type { Principal } from '../auth/authenticate.js';
 import { enableTenantRls } from '../sql/rls.js';
 import type { Reply } from './route.js';
+import { REPEATABILITY_REQUEST_ID } from './headers.js';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The client's request id, validated; `undefined` when the request has none. */
 export function repeatabilityId(request: HttpRequest): string | undefined {
   const id = request.headers.get('repeatability-request-id');
   if (id === null) return undefined;
-  if (!REQUEST_ID.test(id)) throw invalid('Repeatability-Request-ID must be 1-128 characters of [A-Za-z0-9._:-].', 'Repeatability-Request-ID');
+  if (!REPEATABILITY_REQUEST_ID.test(id)) throw invalid('Repeatability-Request-ID must be 1-128 characters of [A-Za-z0-9._:-].', 'Repeatability-Request-ID');
   return id;
 }
 

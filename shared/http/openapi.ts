@@ -6,6 +6,7 @@
  */
 import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { REPEATABILITY_REQUEST_ID } from './headers.js';
 
 extendZodWithOpenApi(z);
 
@@ -59,7 +60,7 @@ export class OpenApi {
       in: 'header',
       required: false,
       description: 'Makes the create safe to retry: a request sent again with the same id answers what the first one answered',
-      schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' },
+      schema: { type: 'string', pattern: REPEATABILITY_REQUEST_ID.source },
       example: '6f1c2b1e-4c8e-4a53-9d0b-2f1f6d1c7a10',
     }).ref,
   };
