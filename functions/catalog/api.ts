@@ -24,6 +24,7 @@ import * as store from './store.js';
 import { CATALOG_SQL } from './sql.js';
 
 export type { FactPart, FactParts } from './schemas.js';
+export { serviceRetired } from './errors.js';
 
 /** A service as other services see it. */
 export interface ServiceSummary {
@@ -94,7 +95,8 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
   deps.environments.onEnvironmentRetired(async (tenant, id, at) => void (await cascade(tenant, id, at)));
   const api: CatalogApi = {
     async getService(tenant, serviceId) {
-      const row = await kernel.sql.run(tenant, CATALOG_SQL, (trx) => store.getService(trx, tenant.tenantId, serviceId));
+      // One round trip: other services ask this before each of their writes.
+      const [row] = await kernel.sql.read(tenant, CATALOG_SQL, (db) => store.selectService(db, tenant.tenantId, serviceId));
       return row ? toSummary(row) : undefined;
     },
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),

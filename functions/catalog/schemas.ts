@@ -107,8 +107,18 @@ export const DeploymentFact = z
   .object({ deploymentId: z.string(), image: z.string(), status: z.string(), deployedAt: instant })
   .openapi('DeploymentFact', { description: 'Current deployment and image (DeploymentService)' });
 export const ConfigurationFact = z
-  .object({ version: z.number().int(), updatedAt: instant })
-  .openapi('ConfigurationFact', { description: 'Current configuration version (RuntimeConfigurationService)' });
+  .object({
+    version: z.number().int(),
+    updatedAt: instant,
+    publishedBy: z.string(),
+    consumersOnLatest: z.number().int().openapi({ description: 'Consumers that synced the current version' }),
+    consumersBehind: z.number().int().openapi({ description: 'Consumers that still run an older version' }),
+    consumers: z
+      .array(z.object({ consumer: z.string(), version: z.number().int(), syncedAt: instant, lastSeenAt: instant }))
+      .max(50)
+      .openapi({ description: 'The consumers seen most recently, with the version each runs' }),
+  })
+  .openapi('ConfigurationFact', { description: 'Current configuration version and who synced it (RuntimeConfigurationService)' });
 export const SecretBindingsFact = z
   .object({ bindings: z.array(z.object({ name: z.string(), keyVaultRef: z.string(), currentVersion: z.string() })) })
   .openapi('SecretBindingsFact', { description: 'Secret binding versions — references only, never values (SecretBindingService)' });

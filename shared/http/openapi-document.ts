@@ -15,6 +15,7 @@
  * | `body` | 400, 411, 413, 415 |
  * | `idempotent` | 400, 409 `RepeatabilityConflict`; the `Repeatability-Request-ID` header |
  * | PUT, PATCH, DELETE, or a declared 412 | 412; the `If-Match` header |
+ * | a declared 304 (a conditional GET) | the `If-None-Match` header; `ETag` on the 304 |
  *
  * Each error answer carries the `ErrorResponse` schema and `x-ms-error-code`; 401 carries
  * `WWW-Authenticate`, 429 and 503 `Retry-After`. Successful answers carry `ETag` when their schema
@@ -83,7 +84,8 @@ function errorHeaders(status: number): ResponseHeader[] {
 /** The headers of a successful answer. */
 function successHeaders(method: HttpMethod, status: number, schema: z.ZodType | undefined, def: RouteImpl): ResponseHeader[] {
   const out: ResponseHeader[] = ['x-ms-request-id'];
-  if (schema instanceof z.ZodObject && 'etag' in schema.shape) out.push('ETag');
+  // A 304 carries the ETag the client's `If-None-Match` matched (RFC 9110 §15.4.5).
+  if ((schema instanceof z.ZodObject && 'etag' in schema.shape) || status === 304) out.push('ETag');
   if (method === 'POST' && status === 201) out.push('Location');
   if (def.idempotent) out.push('Repeatability-Result');
   return out;
@@ -129,7 +131,11 @@ function responsesOf(o: OpenApi, method: HttpMethod, def: RouteImpl): Record<str
 /** Registers the operation `name` (`method /route`) described by `def`. */
 export function documentRoute(o: OpenApi, name: string, method: HttpMethod, path: string, def: RouteImpl, maxPageSize: number): void {
   const query = z.object({ ...(def.query?.shape ?? {}), ...(def.paged ? pageQuery(maxPageSize) : {}) });
-  const headers = [...(isConditional(method, def) ? [o.parameters.ifMatch] : []), ...(def.idempotent ? [o.parameters.repeatabilityRequestId] : [])];
+  const headers = [
+    ...(isConditional(method, def) ? [o.parameters.ifMatch] : []),
+    ...(304 in def.responses ? [o.parameters.ifNoneMatch] : []),
+    ...(def.idempotent ? [o.parameters.repeatabilityRequestId] : []),
+  ];
   if (def.body) o.examples.set(name, { schema: def.body.schema, example: def.body.example });
   o.registry.registerPath({
     operationId: name,

@@ -55,6 +55,14 @@ export class OpenApi {
       schema: { type: 'string' },
       example: '"3f2a9c"',
     }).ref,
+    ifNoneMatch: this.registry.registerComponent('parameters', 'IfNoneMatch', {
+      name: 'If-None-Match',
+      in: 'header',
+      required: false,
+      description: 'The ETag(s) you hold; when one is still current the answer is 304 Not Modified, without a body',
+      schema: { type: 'string' },
+      example: '"3f2a9c"',
+    }).ref,
     repeatabilityRequestId: this.registry.registerComponent('parameters', 'RepeatabilityRequestId', {
       name: 'Repeatability-Request-ID',
       in: 'header',

@@ -1,0 +1,187 @@
+/**
+ * What a configuration's settings may hold, checked before anything is stored: no secret values,
+ * only references to secret bindings.
+ *
+ * A setting that needs a secret holds `{"secretRef": "<binding name>"}` (an object with that one
+ * key; the name is a secret binding's name, a DNS label). Everything else is a plain JSON value.
+ * A write is refused (400, naming the setting's JSON Pointer, never its value) when a value looks
+ * like a secret:
+ *
+ * - anywhere: a private key (PEM `-----BEGIN … PRIVATE KEY-----`), a JWT (`eyJ….eyJ….…`), a
+ *   `Bearer …` token, a connection string with `Password=`, `Pwd=`, `AccountKey=`,
+ *   `SharedAccessKey=` or a SAS signature (`sig=`), a URL with a password in it
+ *   (`scheme://user:password@host`), and well-known token formats (GitHub, AWS access key ids,
+ *   Slack, Stripe live keys, Google API keys);
+ * - under a password-like name (the name's last word is `password`, `passwd`, `pwd`,
+ *   `passphrase` or `pass`): any non-empty string or number;
+ * - under a secret-like name (last word `secret`, `token`, `key`, `apikey`, `credential(s)`,
+ *   `signature`, `sas`, `auth`): a high-entropy string (16 or more characters without spaces,
+ *   at least two of lower case, upper case and digits, and at least 3.2 bits of entropy a
+ *   character);
+ * - a setting name that itself looks like a secret (by the rules above for any value).
+ *
+ * Names are split into words at `_`, `-`, `.`, `:` and lower-to-upper case changes (`dbPassword`
+ * → `db`, `password`). Setting names are 1-128 of `A-Z a-z 0-9 _ . : $ -`, starting with a letter,
+ * digit, `_` or `$`; so a JSON Pointer to a setting needs no escaping.
+ *
+ * The scan also collects what the settings reference: secret binding names (checked against the
+ * secrets service before a write), and catalog service ids (a string value that is exactly a
+ * service id, `svc_` and 16 hex characters), which keep that service from being purged while the
+ * latest configuration names it.
+ */
+import { createHash } from 'node:crypto';
+import { DNS_NAME_PATTERN } from '../../shared/http/vocabulary.js';
+import { idPattern } from '../../shared/ids.js';
+
+/** Most settings (leaf values) one configuration may hold. */
+export const MAX_SETTINGS = 10_000;
+/** The key of a secret reference object. */
+export const SECRET_REF = 'secretRef';
+/** Setting names: see the module comment. */
+export const SETTING_NAME_PATTERN = /^[A-Za-z0-9_$][A-Za-z0-9_.:$-]{0,127}$/;
+
+/** A problem with one setting: its JSON Pointer (into the settings) and why; never its value. */
+export interface Finding {
+  path: string;
+  reason: string;
+}
+
+/** What a scan found. */
+export interface ScanResult {
+  /** Leaf values (scalars and secret references). */
+  settingCount: number;
+  /** Binding names referenced, sorted, each once. */
+  secretRefs: string[];
+  /** Catalog service ids named, sorted, each once. */
+  serviceRefs: string[];
+  /** Values (or names) that look like secrets. */
+  secrets: Finding[];
+  /** Names or references that are malformed. */
+  malformed: Finding[];
+}
+
+const SERVICE_ID = idPattern('svc');
+
+const ANYWHERE: readonly [RegExp, string][] = [
+  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/, 'a private key'],
+  [/\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/, 'a JWT'],
+  [/\bBearer\s+[A-Za-z0-9._~+/-]{8,}=*/i, 'a bearer token'],
+  [/(?:^|[;\s])(?:password|pwd|accountkey|sharedaccesskey|sharedsecretvalue)\s*=\s*[^;\s]/i, 'a connection string with a password or key'],
+  [/[?&;]sig=[A-Za-z0-9%+/=]{10,}/i, 'a shared access signature'],
+  [/\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i, 'a URL with a password'],
+  [/\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})/, 'a well-known access token'],
+];
+const PASSWORD_WORDS = new Set(['password', 'passwd', 'pwd', 'passphrase', 'pass']);
+const SECRET_WORDS = new Set(['secret', 'token', 'key', 'apikey', 'credential', 'credentials', 'signature', 'sas', 'auth']);
+
+/** The last word of a setting name, lower case (`dbPassword` → `password`, `API_KEY` → `key`). */
+export function lastWord(name: string): string {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[\s_.:$-]+/)
+    .filter(Boolean);
+  return (words.at(-1) ?? '').toLowerCase();
+}
+
+/** Shannon entropy of `s` in bits per character. */
+export function entropy(s: string): number {
+  const counts = new Map<string, number>();
+  for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / s.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** A token-like string random enough to be a key (see the module comment). */
+export function isHighEntropy(s: string): boolean {
+  if (s.length < 16 || /\s/.test(s)) return false;
+  const classes = Number(/[a-z]/.test(s)) + Number(/[A-Z]/.test(s)) + Number(/[0-9]/.test(s));
+  return classes >= 2 && entropy(s) >= 3.2;
+}
+
+/** Why `value` looks like a secret wherever it stands, or `undefined`. */
+export function secretPattern(value: string): string | undefined {
+  for (const [re, what] of ANYWHERE) if (re.test(value)) return what;
+  return undefined;
+}
+
+/** Why the value of setting `name` looks like a secret, or `undefined`. */
+function secretValue(name: string | undefined, value: string | number): string | undefined {
+  if (typeof value === 'string') {
+    const found = secretPattern(value);
+    if (found) return found;
+  }
+  if (name === undefined) return undefined;
+  const word = lastWord(name);
+  if (PASSWORD_WORDS.has(word) && String(value) !== '') return 'a password';
+  if (SECRET_WORDS.has(word) && typeof value === 'string' && isHighEntropy(value)) return `a high-entropy value under a name like '${word}'`;
+  return undefined;
+}
+
+/** Scans a settings document (already parsed JSON). Iterative: no input can exhaust the stack. */
+export function scanSettings(settings: Record<string, unknown>, ownServiceId?: string): ScanResult {
+  const secretRefs = new Set<string>();
+  const serviceRefs = new Set<string>();
+  const secrets: Finding[] = [];
+  const malformed: Finding[] = [];
+  let settingCount = 0;
+  // [value, JSON Pointer, the name it stands under (an array's elements: the array's name)]
+  const stack: [unknown, string, string | undefined][] = [[settings, '', undefined]];
+  while (stack.length > 0) {
+    const [v, path, name] = stack.pop()!;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}/${i}`, name]);
+      continue;
+    }
+    if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v as Record<string, unknown>);
+      if (Object.hasOwn(v, SECRET_REF) && path !== '') {
+        settingCount++;
+        const ref = (v as Record<string, unknown>)[SECRET_REF];
+        if (entries.length !== 1 || typeof ref !== 'string' || !DNS_NAME_PATTERN.test(ref)) {
+          malformed.push({ path, reason: `a secret reference is {"${SECRET_REF}": "<binding name>"}, with a binding name of 1-63 of a-z, 0-9 and -` });
+        } else secretRefs.add(ref);
+        continue;
+      }
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, x] = entries[i]!;
+        if (!SETTING_NAME_PATTERN.test(key)) {
+          malformed.push({ path: path || '/', reason: 'a setting name here is not 1-128 of A-Z, a-z, 0-9, _ . : $ - (starting with a letter, digit, _ or $)' });
+          continue;
+        }
+        const keyLooks = secretPattern(key) ?? (isHighEntropy(key) && key.length >= 32 ? 'a high-entropy value' : undefined);
+        if (keyLooks) {
+          secrets.push({ path: path || '/', reason: `a setting name here looks like ${keyLooks}` });
+          continue;
+        }
+        stack.push([x, `${path}/${key}`, key]);
+      }
+      continue;
+    }
+    settingCount++;
+    if (typeof v === 'string' || typeof v === 'number') {
+      const why = secretValue(name, v);
+      if (why) secrets.push({ path, reason: `looks like ${why}` });
+      else if (typeof v === 'string' && SERVICE_ID.test(v) && v !== ownServiceId) serviceRefs.add(v);
+    }
+  }
+  return { settingCount, secretRefs: [...secretRefs].sort(), serviceRefs: [...serviceRefs].sort(), secrets, malformed };
+}
+
+/** JSON with object keys sorted at every level: equal settings give equal text. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** A hash of the settings' content (key order ignored): a write of the same settings is a no-op. */
+export function settingsHash(settings: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(settings)).digest('base64url');
+}
