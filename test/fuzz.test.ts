@@ -159,10 +159,16 @@ async function createFixture(tenant: string): Promise<Fixture> {
     services.push(s.body.id as string);
   }
   await must('POST', `tenants/${tenant}/environments/${envs[0]}/services/${services[2]}/retire`);
+  // The first service's configuration: two versions (the first names another service), two consumers.
+  const cfg = `tenants/${tenant}/environments/${envs[0]}/services/${services[0]}/configuration`;
+  const v1 = await must('PUT', cfg, { body: { settings: { logLevel: 'info', upstream: services[1], pool: { size: 5 } } } });
+  await must('PUT', cfg, { body: { settings: { logLevel: 'debug', pool: { size: 8 } } }, headers: { 'if-match': v1.headers.get('etag')! } });
+  for (const consumer of ['agent-1', 'agent-2']) await must('GET', `${cfg}?consumer=${consumer}`);
   const cursors = new Map<string, string[]>();
-  for (const list of ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`]) {
+  const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `${cfg}/versions`, `${cfg}/consumers`];
+  for (const list of lists) {
     for (const q of ['maxpagesize=1', 'maxpagesize=1&status=all&createdAfter=2000-01-01T00:00:00Z']) {
-      if (list.endsWith('members') || list === 'tenants') if (q.includes('created')) continue;
+      if (list.endsWith('members') || list === 'tenants' || list.startsWith(cfg)) if (q.includes('created')) continue;
       const page = await must('GET', `${list}?${q}`);
       const next = page.body.nextLink as string | undefined;
       if (next) cursors.set(list, [...(cursors.get(list) ?? []), new URL(next).searchParams.get('skipToken') ?? '']);
@@ -388,6 +394,8 @@ function pathValue(name: string, g: fc.GeneratorValue, f: Fixture, notes: string
       return serviceRoute ? fx.envs[0]! : pick(g, ...fx.envs);
     case 'serviceId':
       return pick(g, ...fx.services);
+    case 'version':
+      return pick(g, '1', '2', '3');
     case 'principalId':
       return encode(pick(g, fx.admin, fx.reader, `${fx.tenant}-operator`, 'new-member', 'a@b.c', 'x:y', 'A'.repeat(128), ...(mutate ? ['A'.repeat(129), '...'] : [])));
     default:

@@ -55,6 +55,29 @@ describe('cross-tenant access', () => {
   });
 });
 
+describe("another tenant's real ids through the caller's own tenant path", () => {
+  it('answers 404 on every route that names an environment or a service, and changes nothing', async () => {
+    // Tenant B's real data: an environment, a service in it, and a configuration of that service.
+    const bob = await t.token('bob');
+    const env = await t.call('POST', 'tenants/tenant-b/environments', { token: bob, body: { name: 'real-ids', kind: 'dev', region: 'westeurope' } });
+    const svc = await t.call('POST', `tenants/tenant-b/environments/${env.body.id}/services`, { token: bob, body: { name: 'real-ids', owner: 'team' } });
+    const cfg = await t.call('PUT', `tenants/tenant-b/environments/${env.body.id}/services/${svc.body.id}/configuration`, { token: bob, body: { settings: { a: 1 } } });
+    expect([env.status, svc.status, cfg.status]).toEqual([201, 201, 201]);
+    const real: Record<string, string> = { environmentId: env.body.id, serviceId: svc.body.id, version: '1' };
+    const alice = await t.token('alice');
+    const routes = t.app.routes.routes.filter((r) => r.route.startsWith('tenants/{tenantId}/environments/{environmentId}'));
+    expect(routes.length).toBeGreaterThan(5);
+    const before = await t.snapshot();
+    for (const r of routes) {
+      const path = r.route.replace('{tenantId}', 'tenant-a').replace(/\{(\w+)\??(:[^}]*)?\}/g, (_, name: string) => real[name] ?? 'x1');
+      const example = t.kernel.openapi.examples.get(r.name)?.example;
+      const res = await t.call(r.method, path, { token: alice, headers: { 'if-match': '*' }, ...(example !== undefined ? { body: example } : {}) });
+      expect([res.status, res.body?.error?.code], `${r.method} ${path}`).toEqual([404, 'NotFound']);
+    }
+    expect(await t.snapshot()).toEqual(before);
+  });
+});
+
 describe('row-level security', () => {
   it("shows only the transaction's tenant to an unfiltered query", async () => {
     const db = t.kernel.sql.forPlacement({ model: 'pooled' });
