@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchInventory } from '../bench/inventory.js';
+import { benchConfiguration } from '../bench/configuration.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
 import type { BenchResult } from '../bench/stats.js';
 import { buildApp } from '../scripts/build.js';
@@ -44,6 +45,10 @@ describe('benchmarks at a tiny size', () => {
     } finally {
       console.log = log;
     }
+  });
+
+  it('configuration: the sync read (304) and a 500-setting version, through the pipeline and as raw SQL', async () => {
+    expectMeasured(await benchConfiguration({ iterations: 3, warmup: 1, writes: 3 }), 2);
   });
 
   it('cold: imports a fresh build of the app and a one-function app in new processes', async () => {

@@ -92,6 +92,7 @@ describe('references and shape', () => {
   it('hashes content, not key order', () => {
     expect(settingsHash({ a: 1, b: { c: [1, 2], d: null } })).toBe(settingsHash({ b: { d: null, c: [1, 2] }, a: 1 }));
     expect(settingsHash({ a: 1 })).not.toBe(settingsHash({ a: '1' }));
+    expect(settingsHash(JSON.parse('{"__proto__": {"a": 1}}'))).not.toBe(settingsHash({}));
     expect(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
   });
 });

@@ -102,11 +102,18 @@ export function isHighEntropy(s: string): boolean {
   return classes >= 2 && entropy(s) >= 3.2;
 }
 
+/** Every pattern of {@link ANYWHERE} needs one of these characters (or `gh`/`AKIA`/`xox`/`sk_`/`AIza`, all 8+ letters long): a cheap first pass. */
+const MAYBE = /[=:.@\-\s_]/;
+
 /** Why `value` looks like a secret wherever it stands, or `undefined`. */
 export function secretPattern(value: string): string | undefined {
+  if (value.length < 8 || (!MAYBE.test(value) && !/^(gh|AKIA|xox|sk|AIza)/.test(value))) return undefined;
   for (const [re, what] of ANYWHERE) if (re.test(value)) return what;
   return undefined;
 }
+
+/** A name that may end in one of the words above (cheap test before splitting it into words). */
+const SENSITIVE_NAME = /pass|pwd|secret|token|key|credential|signature|sas|auth/i;
 
 /** Why the value of setting `name` looks like a secret, or `undefined`. */
 function secretValue(name: string | undefined, value: string | number): string | undefined {
@@ -114,7 +121,7 @@ function secretValue(name: string | undefined, value: string | number): string |
     const found = secretPattern(value);
     if (found) return found;
   }
-  if (name === undefined) return undefined;
+  if (name === undefined || !SENSITIVE_NAME.test(name)) return undefined;
   const word = lastWord(name);
   if (PASSWORD_WORDS.has(word) && String(value) !== '') return 'a password';
   if (SECRET_WORDS.has(word) && typeof value === 'string' && isHighEntropy(value)) return `a high-entropy value under a name like '${word}'`;
@@ -173,12 +180,13 @@ export function scanSettings(settings: Record<string, unknown>, ownServiceId?: s
 
 /** JSON with object keys sorted at every level: equal settings give equal text. */
 export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const keys = Object.keys(v).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
+  return JSON.stringify(v, (_key, x: unknown) => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
+    // No prototype: a setting named `__proto__` stays a property.
+    const sorted = Object.create(null) as Record<string, unknown>;
+    for (const k of Object.keys(x).sort()) sorted[k] = (x as Record<string, unknown>)[k];
+    return sorted;
+  });
 }
 
 /** A hash of the settings' content (key order ignored): a write of the same settings is a no-op. */

@@ -151,18 +151,19 @@ export async function insertVersion(
     ? sql`insert into configuration_service_refs (tenant_id, target_service_id, environment_id, service_id, version)
           select ${k.t}, id, ${k.e}, ${k.s}, ${k.v} from jsonb_array_elements_text(${JSON.stringify(refs.serviceRefs)}::jsonb) as id`
     : sql`select 1`;
-  const r = await sql<VersionRow>`
+  const r = await sql<{ etag: string }>`
     with v as (
       insert into configuration_versions (tenant_id, environment_id, service_id, version, settings, setting_count, secret_refs, comment, published_at, published_by)
       values (${k.t}, ${k.e}, ${k.s}, ${k.v}, ${JSON.stringify(row.settings)}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
               ${row.comment}, ${row.published_at}, ${row.published_by})
-      returning *
+      returning etag
     ), sr as (${secretRows}), vr as (${serviceRows}), h as (
       update configurations set latest_version = ${k.v}, latest_etag = (select etag from v), settings_hash = ${settingsHash}, updated_at = ${row.published_at}
       where tenant_id = ${k.t} and environment_id = ${k.e} and service_id = ${k.s}
     )
-    select * from v`.execute(trx);
-  return r.rows[0]!;
+    select etag from v`.execute(trx);
+  // The settings are not sent back: the caller has them.
+  return { ...row, etag: r.rows[0]!.etag };
 }
 
 /** A page of version summaries, newest first, below `before` (a version number). */
