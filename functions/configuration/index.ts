@@ -7,6 +7,13 @@
  * kept `storageMap.configuration.retentionDays` (1 year), the latest of each configuration always.
  *
  * <!-- functions:configuration -->
+ *   PUT    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/configuration                     configurationPut           tenant operator
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/configuration                     configurationGet           tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/configuration/versions            configurationVersionList   tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/configuration/versions/{version}  configurationVersionGet    tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/configuration/diff                configurationDiff          tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/configuration/consumers           configurationConsumerList  tenant reader
+ *   timer  0 45 2 * * *                                                                                                configurationRetention
  * <!-- /functions -->
  *
  * Rules and decisions, and why: docs/services.md.
