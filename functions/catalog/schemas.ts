@@ -110,7 +110,9 @@ export const ConfigurationFact = z
   .object({ version: z.number().int(), updatedAt: instant })
   .openapi('ConfigurationFact', { description: 'Current configuration version (RuntimeConfigurationService)' });
 export const SecretBindingsFact = z
-  .object({ bindings: z.array(z.object({ name: z.string(), keyVaultRef: z.string(), currentVersion: z.string() })) })
+  .object({
+    bindings: z.array(z.object({ name: z.string(), keyVaultRef: z.string(), currentVersion: z.string().nullable(), lastRotatedAt: instant.nullable() })),
+  })
   .openapi('SecretBindingsFact', { description: 'Secret binding versions — references only, never values (SecretBindingService)' });
 export const ScalingFact = z
   .object({ policyId: z.string(), version: z.number().int(), minReplicas: z.number().int(), maxReplicas: z.number().int() })
