@@ -32,8 +32,8 @@ beforeAll(async () => {
 const SECRET_BINDING = {
   name: 'victim-secret',
   secretName: 'victim-secret',
-  keyVaultRef: 'https://kv-test.vault.azure.net',
   rotation: { intervalDays: 30, generator: { kind: 'random', length: 32, alphabet: 'hex' } },
+  initialValue: 'generate',
 };
 afterAll(() => t?.close());
 

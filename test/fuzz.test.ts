@@ -164,7 +164,7 @@ async function createFixture(tenant: string): Promise<Fixture> {
   const bindings: string[] = [];
   for (const [i, consumers] of [[{ environmentId: envs[0] }], [{ environmentId: envs[0], serviceId: services[0] }], []].entries()) {
     const rotation = { intervalDays: 30, generator: { kind: 'random', length: 32, alphabet: 'hex' } };
-    const b = await must('POST', `tenants/${tenant}/secret-bindings`, { body: { name: `sb-${i}`, secretName: `sb-${i}`, keyVaultRef: 'https://kv-test.vault.azure.net', consumers, rotation } });
+    const b = await must('POST', `tenants/${tenant}/secret-bindings`, { body: { name: `sb-${i}`, secretName: `sb-${i}`, consumers, rotation, initialValue: 'generate' } });
     bindings.push(b.body.id as string);
   }
   await must('DELETE', `tenants/${tenant}/secret-bindings/${bindings[2]}`);

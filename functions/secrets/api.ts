@@ -9,8 +9,12 @@ import type { TenantRef } from '../../shared/sql/service-db.js';
 import type { CatalogApi } from '../catalog/api.js';
 import type { EnvironmentsApi } from '../environments/api.js';
 import type { TenantsApi } from '../tenants/api.js';
+import { ValueProviders } from './generator.js';
 import * as store from './store.js';
 import { SECRETS_SQL } from './sql.js';
+import { keyVaultSecrets, type SecretVault } from './vault.js';
+
+export type { ValueProvider, ValueRequest } from './generator.js';
 
 /** What most recently changed something of an environment/service (drift's "likely cause"). */
 export interface ChangeRef {
@@ -66,6 +70,10 @@ export interface SecretsNeeds {
 export interface SecretsInstance {
   api: SecretsApi;
   needs: SecretsNeeds;
+  /** Key Vault, through the kernel's `SecretClient`. */
+  vault: SecretVault;
+  /** External value providers by name (a rotation policy's `{"kind":"external","provider"}`). */
+  providers: ValueProviders;
   /** The blast radius's source, once the configuration service has plugged it in. */
   referenceSource(): BindingReferenceSource | undefined;
 }
@@ -111,5 +119,6 @@ export function createSecrets(kernel: Kernel, deps: SecretsNeeds): SecretsInstan
     };
   });
 
-  return { api, needs: deps, referenceSource: () => source };
+  const vault = keyVaultSecrets(() => kernel.clients.secrets());
+  return { api, needs: deps, vault, providers: new ValueProviders(), referenceSource: () => source };
 }

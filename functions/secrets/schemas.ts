@@ -123,3 +123,61 @@ export type BindingDto = z.infer<typeof Binding>;
 export type ConsumerDto = z.infer<typeof Consumer>;
 export type RotationPolicyDto = z.output<typeof RotationPolicy>;
 export type GeneratorDto = z.infer<typeof Generator>;
+
+// ---- Rotation ------------------------------------------------------------------------------------
+
+/** `rot_` and 16 hex characters, derived from the orchestration's instance id. */
+export const RotationId = resourceId('rot', 'rot_0a1b2c3d4e5f6789');
+export const RotationParams = BindingParams.extend({ rotationId: RotationId });
+
+/** One rotation, as its history row records it; also the status resource of a rotation asked for. */
+export const Rotation = z
+  .object({
+    id: RotationId,
+    bindingId: BindingId,
+    trigger: z.enum(['schedule', 'manual']),
+    status: z.enum(['Running', 'Succeeded', 'Failed']).openapi({ description: 'Running until the new version is current (Succeeded) or the rotation gave up (Failed)' }),
+    fromVersion: z.string().nullable(),
+    toVersion: z.string().nullable(),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    error: z.object({ code: z.string() }).optional().openapi({ description: 'Why a failed rotation failed (a code; never the vault’s text)' }),
+  })
+  .openapi('SecretRotation');
+
+export const RotationList = listOf(Rotation, 'SecretRotationList');
+
+// ---- Blast radius --------------------------------------------------------------------------------
+
+const ConfigurationReferences = z
+  .discriminatedUnion('available', [
+    z.object({
+      available: z.literal(true),
+      configurationVersions: z.array(z.object({ environmentId: z.string(), serviceId: z.string(), version: z.number().int(), latest: z.boolean() })),
+      syncedAfterRotation: z.array(z.object({ consumer: z.string(), environmentId: z.string(), serviceId: z.string(), syncedVersion: z.number().int(), syncedAt: z.string() })),
+      notSyncedAfterRotation: z.array(z.object({ consumer: z.string(), environmentId: z.string(), serviceId: z.string(), syncedVersion: z.number().int(), syncedAt: z.string() })),
+    }),
+    z.object({
+      available: z.literal(false),
+      reason: z.string().openapi({ description: 'Why the configuration side is not shown (the configuration service is not part of this deployment, or did not answer)' }),
+    }),
+  ])
+  .openapi('SecretBindingConfigurationReferences');
+
+export const BlastRadius = z
+  .object({
+    bindingId: BindingId,
+    name: z.string(),
+    currentVersion: z.string().nullable(),
+    lastRotatedAt: z.string().nullable(),
+    declaredConsumers: z.array(Consumer).openapi({ description: "The binding's own consumers (always known to this service)" }),
+    configuration: ConfigurationReferences.openapi({
+      description:
+        'Configuration versions that reference the binding by name, and which consumers have (or have not) synced a configuration since the last rotation — from the configuration service; `available: false` when it cannot say',
+    }),
+    asOf: z.string(),
+  })
+  .openapi('SecretBindingBlastRadius');
+
+export type RotationDto = z.infer<typeof Rotation>;
+export type BlastRadiusDto = z.infer<typeof BlastRadius>;

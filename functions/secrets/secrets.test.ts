@@ -14,7 +14,7 @@ let rita: string;
 const A = 'tenants/tenant-a/secret-bindings';
 const B = 'tenants/tenant-b/secret-bindings';
 const policy = { intervalDays: 30, overlapHours: 24, generator: { kind: 'random', length: 32, alphabet: 'alphanumeric' } };
-const body = (name: string, extra: Record<string, unknown> = {}) => ({ name, secretName: name, keyVaultRef: 'https://kv-test.vault.azure.net', rotation: policy, ...extra });
+const body = (name: string, extra: Record<string, unknown> = {}) => ({ name, secretName: name, rotation: policy, initialValue: 'generate', ...extra });
 
 beforeAll(async () => {
   t = await startTestApp({ now: () => clock });
@@ -128,7 +128,7 @@ describe('the contract other services use', () => {
     const tenant = { tenantId: 'tenant-a', placement: { model: 'pooled' } as const };
     expect([...(await check(tenant, [svc.body.id, a.serviceId]))].map(([k]) => k)).toContain(svc.body.id);
     const facts = await t.call('GET', `tenants/tenant-a/environments/${a.environmentId}/services/${svc.body.id}/facts`, { token: rita });
-    expect(facts.body.parts.secretBindings.bindings).toContainEqual({ name: 'for-purge', keyVaultRef: c.body.keyVaultRef, currentVersion: null, lastRotatedAt: null });
+    expect(facts.body.parts.secretBindings.bindings).toContainEqual({ name: 'for-purge', keyVaultRef: c.body.keyVaultRef, currentVersion: c.body.currentVersion, lastRotatedAt: null });
     await t.call('DELETE', `${A}/${c.body.id}`, { token: a.token });
     expect((await check(tenant, [svc.body.id])).get(svc.body.id) ?? []).toEqual([]);
   });

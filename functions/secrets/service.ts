@@ -1,10 +1,12 @@
 /** Secret binding rules: ids, quota, names, the vault a binding may name, consumers, updates and deletion. */
 import type { z } from 'zod';
-import { conflict, invalid, notFound, quotaExceeded } from '../../shared/errors.js';
+import { conflict, invalid, notFound, quotaExceeded, UnavailableError } from '../../shared/errors.js';
 import { checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
 import { emit } from '../../shared/events/outbox.js';
-import { newId } from '../../shared/ids.js';
+import { vaultSecretExists, vaultSecretMissing } from './errors.js';
+import type { ValueProviders } from './generator.js';
 import * as store from './store.js';
+import { newestEnabled, TAG_BINDING, TAG_ROTATION, vaultSecretName, type SecretVault } from './vault.js';
 import type { BindingDto, ConsumerDto, CreateBinding, PatchBinding, RotationPolicyDto } from './schemas.js';
 
 const DAY_MS = 86_400_000;
@@ -43,14 +45,41 @@ export function normaliseVaultUrl(url: string): string {
  * is also the default. A request naming another vault is refused rather than stored unusable.
  */
 export function resolveVault(requested: string | undefined, configured: string | undefined): string {
-  const own = configured ? normaliseVaultUrl(configured) : undefined;
-  if (requested === undefined) {
-    if (!own) throw invalid('This deployment has no Key Vault configured; name the vault in keyVaultRef.', 'keyVaultRef');
-    return own;
+  if (!configured) throw new UnavailableError('Key Vault is not configured on this instance.', 60);
+  const own = normaliseVaultUrl(configured);
+  if (requested !== undefined && normaliseVaultUrl(requested) !== own) throw invalid(`This deployment reaches only the vault ${own}.`, 'keyVaultRef');
+  return own;
+}
+
+/**
+ * The version a new binding starts at. `existing`: the newest enabled version of the tenant's
+ * secret (409 VaultSecretMissing when there is none). `generate`: a value from the generator,
+ * written straight to the vault and tagged with the binding; a secret the vault already holds is
+ * never overwritten (409 VaultSecretExists), except the version an earlier attempt of this same
+ * create wrote (its tag says so), which is adopted rather than written twice.
+ */
+export async function initialVersion(
+  vault: SecretVault,
+  providers: Pick<ValueProviders, 'generate'>,
+  tenantId: string,
+  bindingId: string,
+  input: Pick<z.output<typeof CreateBinding>, 'name' | 'secretName' | 'rotation' | 'initialValue'>,
+): Promise<string> {
+  const name = vaultSecretName(tenantId, input.secretName);
+  const versions = await vault.versions(name);
+  if ((input.initialValue ?? 'existing') === 'existing') {
+    const newest = newestEnabled(versions);
+    if (!newest) throw vaultSecretMissing(input.secretName);
+    return newest.version;
   }
-  const wanted = normaliseVaultUrl(requested);
-  if (own && wanted !== own) throw invalid(`This deployment reaches only the vault ${own}.`, 'keyVaultRef');
-  return wanted;
+  const mark = `${tenantId}/${input.name}`;
+  if (versions.length > 0) {
+    const own = versions.find((v) => v.tags[TAG_BINDING] === mark && v.tags[TAG_ROTATION] === undefined && v.enabled);
+    if (own && versions.length === 1) return own.version;
+    throw vaultSecretExists(input.secretName);
+  }
+  const value = await providers.generate(input.rotation.generator, { tenantId, bindingId, secretName: input.secretName });
+  return vault.write(name, value, { [TAG_BINDING]: mark });
 }
 
 /** When a binding with this policy is next due, counted from `from` (creation or last rotation). */
@@ -64,7 +93,7 @@ export interface CreateContext {
   maxSecretBindings: number;
   keyVaultRef: string;
   currentVersion: string | null;
-  id?: string;
+  id: string;
 }
 
 /**
@@ -94,7 +123,7 @@ export async function createBinding(trx: store.Tx, c: CreateContext, input: z.ou
   await checkCreate(trx, c, input);
   const row = await store.insertBinding(trx, {
     tenant_id: c.tenantId,
-    id: c.id ?? newId('sb'),
+    id: c.id,
     name: input.name,
     key_vault_ref: c.keyVaultRef,
     secret_name: input.secretName,

@@ -247,3 +247,100 @@ export async function latestRotationBefore(trx: Tx, tenantId: string, environmen
     .limit(1)
     .executeTakeFirst();
 }
+
+/** Records a rotation unless the instance already has one; returns the instance's row either way. */
+export async function upsertRotation(trx: Tx, row: RotationRow): Promise<RotationRow> {
+  await trx.insertInto('rotations').values(row).onConflict((oc) => oc.doNothing()).execute();
+  return trx.selectFrom('rotations').selectAll().where('tenant_id', '=', row.tenant_id).where('instance_id', '=', row.instance_id).forUpdate().executeTakeFirstOrThrow();
+}
+
+export async function getRotation(trx: Tx, tenantId: string, id: string, opts: { forUpdate?: boolean } = {}): Promise<RotationRow | undefined> {
+  const q = trx.selectFrom('rotations').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
+  return (opts.forUpdate ? q.forUpdate() : q).executeTakeFirst();
+}
+
+export async function updateRotation(trx: Tx, tenantId: string, id: string, patch: Partial<Omit<RotationRow, 'tenant_id' | 'id' | 'instance_id' | 'binding_id'>>): Promise<void> {
+  await trx.updateTable('rotations').set(patch).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}
+
+/** A binding's rotations, newest first (a query, for `ctx.read`). */
+export function selectRotations(db: Kysely<SecretsDb>, tenantId: string, bindingId: string, before: { startedAt: Date; id: string } | undefined, limit: number) {
+  let q = db.selectFrom('rotations').selectAll().where('tenant_id', '=', tenantId).where('binding_id', '=', bindingId);
+  if (before) q = q.where(sql<boolean>`(started_at, id) < (${before.startedAt}::timestamptz, ${before.id})`);
+  return q.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(limit);
+}
+
+/** One rotation of a binding (a query, for `ctx.read`). */
+export function selectRotation(db: Kysely<SecretsDb>, tenantId: string, bindingId: string, id: string) {
+  return db.selectFrom('rotations').selectAll().where('tenant_id', '=', tenantId).where('binding_id', '=', bindingId).where('id', '=', id);
+}
+
+/** The rotation of a binding still running, if any (the newest). */
+export async function runningRotation(trx: Tx, tenantId: string, bindingId: string): Promise<RotationRow | undefined> {
+  return trx
+    .selectFrom('rotations')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('binding_id', '=', bindingId)
+    .where('outcome', '=', 'running')
+    .orderBy('started_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** Live bindings whose rotation is due at `now`, oldest due first. */
+export async function dueBindings(trx: Tx, tenantId: string, now: Date, limit: number): Promise<Pick<BindingRow, 'id' | 'next_rotation_at'>[]> {
+  return trx
+    .selectFrom('bindings')
+    .select(['id', 'next_rotation_at'])
+    .where('tenant_id', '=', tenantId)
+    .where('deleted_at', 'is', null)
+    .where('next_rotation_at', '<=', now)
+    .orderBy('next_rotation_at')
+    .limit(limit)
+    .execute();
+}
+
+/** Rotations still marked running that started before `before` (their orchestration is asked again). */
+export async function staleRunning(trx: Tx, tenantId: string, before: Date, limit: number): Promise<RotationRow[]> {
+  return trx.selectFrom('rotations').selectAll().where('tenant_id', '=', tenantId).where('outcome', '=', 'running').where('started_at', '<', before).limit(limit).execute();
+}
+
+/** Bindings (live or deleted) whose previous version's overlap window has ended. */
+export async function expiredOverlaps(trx: Tx, tenantId: string, now: Date, limit: number): Promise<BindingRow[]> {
+  return trx.selectFrom('bindings').selectAll().where('tenant_id', '=', tenantId).where('previous_disable_at', '<=', now).limit(limit).execute();
+}
+
+/** Clears a binding's previous version once it is disabled (unless another rotation moved it meanwhile). */
+export async function clearPrevious(trx: Tx, tenantId: string, id: string, version: string): Promise<void> {
+  await trx
+    .updateTable('bindings')
+    .set({ previous_version: null, previous_disable_at: null })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .where('previous_version', '=', version)
+    .execute();
+}
+
+/** Deletes bindings deleted before `cutoff`, with their consumers and rotations; returns how many bindings. */
+export async function purgeDeleted(trx: Tx, tenantId: string, cutoff: Date, limit: number): Promise<number> {
+  const ids = (
+    await trx.selectFrom('bindings').select('id').where('tenant_id', '=', tenantId).where('deleted_at', '<', cutoff).where('previous_version', 'is', null).limit(limit).execute()
+  ).map((r) => r.id);
+  if (ids.length === 0) return 0;
+  await trx.deleteFrom('rotations').where('tenant_id', '=', tenantId).where('binding_id', 'in', ids).execute();
+  await trx.deleteFrom('binding_consumers').where('tenant_id', '=', tenantId).where('binding_id', 'in', ids).execute();
+  await trx.deleteFrom('bindings').where('tenant_id', '=', tenantId).where('id', 'in', ids).execute();
+  return ids.length;
+}
+
+/** Deletes rotation history that finished before `cutoff`; returns how many rows. */
+export async function purgeRotations(trx: Tx, tenantId: string, cutoff: Date, limit: number): Promise<number> {
+  const r = await sql<{ n: number }>`
+    with gone as (
+      delete from rotations where tenant_id = ${tenantId} and (tenant_id, id) in (
+        select tenant_id, id from rotations where tenant_id = ${tenantId} and outcome <> 'running' and finished_at < ${cutoff} limit ${limit})
+      returning 1)
+    select count(*)::int as n from gone`.execute(trx);
+  return r.rows[0]?.n ?? 0;
+}
