@@ -41,6 +41,8 @@ export class TestRegistrar extends Registrar {
 export interface InProcessDurable {
   hub: LocalTaskHub;
   clientData: OrchestrationClientInputData;
+  /** Resolves once every instance started so far has finished (activities included). */
+  settle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,7 +51,7 @@ export async function startInProcessDurable(registrar: TestRegistrar): Promise<I
   const fnOf = (name: string): RegisteredFunction | undefined => {
     const b = registrar.builders.get(name);
     if (!b || (b.entry.trigger !== 'orchestration' && b.entry.trigger !== 'activity')) return undefined;
-    const trigger = { type: `${b.entry.trigger}Trigger`, direction: 'in', name: 'context' } as RegisteredFunction['trigger'];
+    const trigger = { type: `${b.entry.trigger}Trigger`, direction: 'in', name: 'context' };
     return { name, functionId: name, bindings: { context: trigger }, trigger, callback: () => undefined } as unknown as RegisteredFunction;
   };
   const hub = new LocalTaskHub(
@@ -67,6 +69,7 @@ export async function startInProcessDurable(registrar: TestRegistrar): Promise<I
     },
     { hubName: 'testhub' },
   );
+  const started = new Set<string>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -82,6 +85,7 @@ export async function startInProcessDurable(registrar: TestRegistrar): Promise<I
         url: url.toString(),
       })
         .then((r) => {
+          if (r.status === 202 && url.pathname.includes('/orchestrators/') && r.body) started.add((JSON.parse(r.body) as { id: string }).id);
           res.writeHead(r.status, r.headers);
           res.end(r.body);
         })
@@ -96,6 +100,14 @@ export async function startInProcessDurable(registrar: TestRegistrar): Promise<I
   return {
     hub,
     clientData: clientInputData({ publicOrigin: origin, rpcOrigin: origin, taskHubName: 'testhub', connectionName: 'Storage' }),
+    async settle(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      const busy = () => [...started].some((id) => ['Pending', 'Running'].includes(hub.get(id)?.status ?? ''));
+      while (busy()) {
+        if (Date.now() > deadline) throw new Error('Orchestrations did not finish in time');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     async stop() {
       hub.stop();
       await new Promise<void>((resolve) => {

@@ -75,7 +75,7 @@ export interface SecretsInstance {
   /** External value providers by name (a rotation policy's `{"kind":"external","provider"}`). */
   providers: ValueProviders;
   /** The blast radius's source, once the configuration service has plugged it in. */
-  referenceSource(): BindingReferenceSource | undefined;
+  referenceSource: () => BindingReferenceSource | undefined;
 }
 
 /** Builds the service and plugs its reference checker and fact provider into the catalog. */

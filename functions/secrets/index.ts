@@ -35,6 +35,7 @@ import type { CatalogApi } from '../catalog/api.js';
 import type { EnvironmentsApi } from '../environments/api.js';
 import type { TenantsApi } from '../tenants/api.js';
 import type { SecretsInstance } from './api.js';
+import type { rotationActivities } from './rotation.js';
 
 /** Every 15 minutes (NCRONTAB, with seconds): due rotations, and previous versions whose overlap ended. */
 export const ROTATION_SCHEDULE = '0 */15 * * * *';
@@ -61,7 +62,7 @@ const routes = lazyRoutes((self: SecretsInstance, kernel) =>
 /** The rotation activities of one instance, built once. */
 const activities = lazyActivities();
 function lazyActivities() {
-  const built = new WeakMap<SecretsInstance, Promise<ReturnType<typeof import('./rotation.js').rotationActivities>>>();
+  const built = new WeakMap<SecretsInstance, Promise<ReturnType<typeof rotationActivities>>>();
   return (self: SecretsInstance, kernel: Kernel) => {
     let p = built.get(self);
     if (!p) {

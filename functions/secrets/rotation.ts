@@ -217,7 +217,7 @@ export function failureCode(e: unknown): string {
 
 /** The orchestrator: deterministic, no I/O of its own; every step is an activity. */
 export const rotationOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput() as RotationInput;
+  const input = context.df.getInput<RotationInput>();
   try {
     const begun = (yield context.df.callActivity(ROTATION.begin, input)) as BeginResult;
     if ('skip' in begun) return { outcome: 'skipped', rotationId: input.rotationId, reason: begun.skip } satisfies RotationResult;
