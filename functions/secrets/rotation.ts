@@ -149,7 +149,7 @@ export function rotationActivities({ kernel, vault, providers }: RotationDeps) {
     commit: guarded(async (i: RotationInput & { toVersion: string }): Promise<CommitResult> =>
       run(i, async (trx) => {
         const rot = await store.getRotation(trx, i.tenantId, i.rotationId, { forUpdate: true });
-        if (rot?.outcome === 'succeeded') return { stale: [] };
+        if (rot?.outcome === 'succeeded') return { stale: rot.stale_versions };
         const b = await store.getBinding(trx, i.tenantId, i.bindingId, { forUpdate: true });
         if (!b || !rot) throw notFound(`Secret binding '${i.bindingId}'`, 'bindingId');
         const now = kernel.now();
@@ -168,7 +168,7 @@ export function rotationActivities({ kernel, vault, providers }: RotationDeps) {
           });
           if (!row) throw new Error('the binding changed under its row lock');
         }
-        await store.updateRotation(trx, i.tenantId, i.rotationId, { outcome: 'succeeded', to_version: i.toVersion, finished_at: now, error_code: null });
+        await store.updateRotation(trx, i.tenantId, i.rotationId, { outcome: 'succeeded', to_version: i.toVersion, finished_at: now, error_code: null, stale_versions: stale });
         await emit(trx, i.tenantId, {
           type: 'SecretRotated',
           subject: `tenants/${i.tenantId}/secret-bindings/${i.bindingId}`,

@@ -41,6 +41,7 @@ interface RotationTable {
   finished_at: Date | null;
   outcome: 'running' | 'succeeded' | 'failed';
   error_code: string | null;
+  stale_versions: Generated<string[]>;
 }
 
 export interface SecretsDb {
@@ -249,7 +250,7 @@ export async function latestRotationBefore(trx: Tx, tenantId: string, environmen
 }
 
 /** Records a rotation unless the instance already has one; returns the instance's row either way. */
-export async function upsertRotation(trx: Tx, row: RotationRow): Promise<RotationRow> {
+export async function upsertRotation(trx: Tx, row: Omit<RotationRow, 'stale_versions'>): Promise<RotationRow> {
   await trx.insertInto('rotations').values(row).onConflict((oc) => oc.doNothing()).execute();
   return trx.selectFrom('rotations').selectAll().where('tenant_id', '=', row.tenant_id).where('instance_id', '=', row.instance_id).forUpdate().executeTakeFirstOrThrow();
 }
@@ -260,7 +261,9 @@ export async function getRotation(trx: Tx, tenantId: string, id: string, opts: {
 }
 
 export async function updateRotation(trx: Tx, tenantId: string, id: string, patch: Partial<Omit<RotationRow, 'tenant_id' | 'id' | 'instance_id' | 'binding_id'>>): Promise<void> {
-  await trx.updateTable('rotations').set(patch).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+  await trx
+    .updateTable('rotations')
+    .set({ ...patch, ...(patch.stale_versions ? { stale_versions: JSON.stringify(patch.stale_versions) as never } : {}) }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }
 
 /** A binding's rotations, newest first (a query, for `ctx.read`). */

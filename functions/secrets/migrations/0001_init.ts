@@ -62,6 +62,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       finished_at   timestamptz,
       outcome       text not null check (outcome in ('running', 'succeeded', 'failed')),
       error_code    text,
+      -- What the commit found to disable, so a commit run twice answers the same.
+      stale_versions jsonb not null default '[]'::jsonb check (jsonb_typeof(stale_versions) = 'array'),
       constraint rotations_pk primary key (tenant_id, id)
     )`.execute(db);
   await sql`create unique index rotations_instance on rotations (tenant_id, instance_id)`.execute(db);
