@@ -6,6 +6,8 @@ export default defineConfig({
     // Each test file shares one database (PGlite takes ~3 s to start); files run in parallel
     // across the machine's two cores.
     pool: 'forks',
+    // The stand-ins' certificate, trusted by the workers from their start (see the file).
+    globalSetup: ['test/global-setup.ts'],
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -13,8 +13,10 @@ import { createKernel, type Kernel } from '../shared/kernel.js';
 import { loadSettings } from '../shared/settings.js';
 import { registerAll, services } from '../composition/services.js';
 import { composeApp, loadDatabaseServices } from '../composition/app.js';
-import { Registrar, type App } from '../shared/registrar.js';
+import type { App } from '../shared/registrar.js';
+import type { LogHandler } from '@azure/functions';
 import type { ServiceInstance } from '../shared/service.js';
+import type { Telemetry } from '../shared/telemetry.js';
 import { parseRouteTemplate } from '../emulator/host/routes.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { sql } from 'kysely';
@@ -26,7 +28,11 @@ const { HttpRequest, InvocationContext } = azureFunctions;
 import { runMigrations } from '../scripts/migrate.js';
 import { migrateAll, type ServiceMigrations } from '../shared/sql/migrator.js';
 import { startTestDatabase, type TestDatabase } from './database.js';
+import { ensureLocalCert } from '../emulator/certs.js';
+import { startKeyVaultServer, type KeyVaultServer } from '../emulator/keyvault/server.js';
 import { Contract } from './contract.js';
+import { startInProcessDurable, TestRegistrar, type InProcessDurable } from './durable.js';
+import { durableClientInput } from '../shared/registrar.js';
 
 export interface CallOptions {
   token?: string;
@@ -54,9 +60,21 @@ export interface TestApp {
   instance<I extends ServiceInstance>(service: string): I;
   /** The databases as their owner (past row-level security), for tests that look at stored rows. */
   owner: SqlDatabases;
-  registrar: Registrar;
+  registrar: TestRegistrar;
+  /** Durable Functions in-process (see durable.ts): every call's context carries its durable client. */
+  durable: InProcessDurable;
+  /**
+   * Invokes any registered function (a timer, an activity …) as the host would, with a context
+   * that carries the durable client; answers what the function returned.
+   */
+  invoke(name: string, triggerInput?: unknown): Promise<unknown>;
   db: TestDatabase;
   silos: Record<string, TestDatabase>;
+  /**
+   * The Key Vault stand-in the app's `KEYVAULT_URL` points at (served over HTTPS with the stand-ins'
+   * certificate, which test workers trust; see global-setup.ts), or `undefined` outside vitest.
+   */
+  keyVault: KeyVaultServer | undefined;
   /**
    * Calls `METHOD /api/<path>` through the registered function. Every answer is checked against the
    * published OpenAPI document (see contract.ts); one that breaks it throws, failing the test.
@@ -96,6 +114,8 @@ export interface TestAppOptions {
   silos?: string[];
   env?: Record<string, string>;
   now?: () => Date;
+  /** Where the kernel's custom events go (default: nowhere). */
+  telemetry?: Telemetry;
   /**
    * Checks every answer against the published OpenAPI document (default true). Benchmarks turn it
    * off: they time the app, not the test's own validation.
@@ -111,6 +131,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const dir = await mkdtemp(join(tmpdir(), 'rp-test-'));
   const keyFile = join(dir, 'dev-issuer.jwk.json');
   const keys: DevIssuerKeys = await ensureDevIssuer(keyFile);
+  const certDir = process.env.TEST_LOCAL_CERT_DIR;
+  const keyVault = certDir ? await startKeyVaultServer({ tls: await ensureLocalCert(certDir) }) : undefined;
   const env = {
     SQL_CONNECTION_STRING: db.url,
     SQL_SILOS: JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, v.url]))),
@@ -119,6 +141,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     AUTH_DEV_ALLOW: 'local',
     AUTH_DEV_KEY_FILE: keyFile,
     TENANT_CACHE_TTL_MS: '0',
+    ...(keyVault ? { KEYVAULT_URL: keyVault.url } : {}),
     ...opts.env,
   };
   await runMigrations(env);
@@ -131,11 +154,24 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     appEnv.SQL_CONNECTION_STRING = asAppLogin(db.url);
     appEnv.SQL_SILOS = JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, asAppLogin(v.url)])));
   }
-  const kernel = createKernel(loadSettings(appEnv), opts.now ? { now: opts.now } : {});
+  const kernel = createKernel(loadSettings(appEnv), { ...(opts.now ? { now: opts.now } : {}), ...(opts.telemetry ? { telemetry: opts.telemetry } : {}) });
   const owner = new SqlDatabases(loadSettings(env).sql);
-  const registrar = new Registrar((r) => composeApp(kernel, r, services));
+  const registrar = new TestRegistrar((r) => composeApp(kernel, r, services));
   registerAll(registrar);
   const app = await registrar.loadRoutes();
+  const durable = await startInProcessDurable(registrar);
+  /** A context as the host gives it, with the durable client input bound. */
+  const contextFor = (functionName: string, logHandler?: LogHandler) => {
+    const context = new InvocationContext({
+      functionName,
+      invocationId: randomUUID(),
+      options: { extraInputs: [durableClientInput] },
+      // System errors are printed so a failing test shows why; user errors stay quiet.
+      logHandler: logHandler ?? ((level, ...args) => (level === 'error' ? console.error(...args) : undefined)),
+    });
+    context.extraInputs.set(durableClientInput, durable.clientData);
+    return context;
+  };
 
   const token: TestApp['token'] = (sub, o = {}) =>
     mintDevToken(keys, { subject: sub, audience: kernel.settings.auth.audience, ...o });
@@ -163,13 +199,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       query: Object.fromEntries(url.searchParams.entries()),
       ...(body !== undefined ? { body: typeof body === 'string' ? { string: body } : { bytes: body } } : {}),
     });
-    const context = new InvocationContext({
-      functionName: match.name,
-      invocationId: randomUUID(),
-      // System errors are printed so a failing test shows why; user errors stay quiet.
-      logHandler: (level, ...args) => (level === 'error' ? console.error(...args) : undefined),
-    });
-    const res = await match.handler(request, context);
+    const res = await match.handler(request, contextFor(match.name));
     const text = typeof res.body === 'string' ? res.body : undefined;
     const answer = { status: res.status ?? 200, headers: new Headers(res.headers), text };
     const problems = opts.contract === false ? [] : (await contract()).check(match.name, answer);
@@ -210,8 +240,11 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     instance: <I extends ServiceInstance>(service: string) => app.instance(service) as I,
     owner,
     registrar,
+    durable,
+    invoke: async (name, triggerInput) => (await registrar.handler(name))(triggerInput, contextFor(name)),
     db,
     silos,
+    keyVault,
     call,
     token,
     contract,
@@ -251,10 +284,12 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       return out;
     },
     async close() {
+      await durable.stop();
       await kernel.sql.close();
       await owner.close();
       await db.stop();
       for (const s of Object.values(silos)) await s.stop();
+      await keyVault?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -12,6 +12,7 @@ let t: TestApp;
 let root: string;
 let envId: string;
 let svcId: string;
+let bindingId: string;
 
 // The app's own body limit (1 MiB by default), not a small one: a small limit would answer 413 to
 // the large cases below before the parser and the schemas ever saw them.
@@ -23,7 +24,17 @@ beforeAll(async () => {
   envId = env.body.id;
   const svc = await t.call('POST', `tenants/victim/environments/${envId}/services`, { token: root, body: { name: 'api', owner: 'team-a' } });
   svcId = svc.body.id;
+  const binding = await t.call('POST', 'tenants/victim/secret-bindings', { token: root, body: SECRET_BINDING });
+  bindingId = binding.body.id;
 });
+
+/** A secret binding of the victim tenant (a reference; its value is generated into the vault). */
+const SECRET_BINDING = {
+  name: 'victim-secret',
+  secretName: 'victim-secret',
+  rotation: { intervalDays: 30, generator: { kind: 'random', length: 32, alphabet: 'hex' } },
+  initialValue: 'generate',
+};
 afterAll(() => t?.close());
 
 const INJECTIONS = ["' OR '1'='1", "'; DROP TABLE tenants.tenants; --", '%27%20OR%201=1', '$1', '\\', '{"$gt":""}'];
@@ -41,7 +52,7 @@ function expectClientError(r: CallResult, what: string): void {
 const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 /** The path of a route with real ids where it has them (so a request gets past the existence checks). */
 const realPathOf = (route: string) =>
-  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace('{bindingId}', bindingId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 const cursor = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64url');
 
 describe('bad input', () => {

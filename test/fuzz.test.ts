@@ -131,6 +131,8 @@ interface Fixture {
   envs: string[];
   /** In envs[0]: live, live, retired. */
   services: string[];
+  /** Secret bindings: live, live, deleted. */
+  bindings: string[];
   /** skipTokens of real pages, by the list's path (without the query). */
   cursors: Map<string, string[]>;
 }
@@ -159,22 +161,31 @@ async function createFixture(tenant: string): Promise<Fixture> {
     services.push(s.body.id as string);
   }
   await must('POST', `tenants/${tenant}/environments/${envs[0]}/services/${services[2]}/retire`);
-  // The first service's configuration: two versions (the first names another service), two consumers.
+  const bindings: string[] = [];
+  for (const [i, consumers] of [[{ environmentId: envs[0] }], [{ environmentId: envs[0], serviceId: services[0] }], []].entries()) {
+    const rotation = { intervalDays: 30, generator: { kind: 'random', length: 32, alphabet: 'hex' } };
+    const b = await must('POST', `tenants/${tenant}/secret-bindings`, { body: { name: `sb-${i}`, secretName: `sb-${i}`, consumers, rotation, initialValue: 'generate' } });
+    bindings.push(b.body.id as string);
+  }
+  await must('DELETE', `tenants/${tenant}/secret-bindings/${bindings[2]}`);
+  // The first service's configuration: two versions (the first names another service and a
+  // binding), two consumers.
   const cfg = `tenants/${tenant}/environments/${envs[0]}/services/${services[0]}/configuration`;
-  const v1 = await must('PUT', cfg, { body: { settings: { logLevel: 'info', upstream: services[1], pool: { size: 5 } } } });
-  await must('PUT', cfg, { body: { settings: { logLevel: 'debug', pool: { size: 8 } } }, headers: { 'if-match': v1.headers.get('etag')! } });
+  const v1 = await must('PUT', cfg, { body: { settings: { logLevel: 'info', upstream: services[1], db: { password: { secretRef: 'sb-0' } } } } });
+  await must('PUT', cfg, { body: { settings: { logLevel: 'debug', db: { password: { secretRef: 'sb-0' } } } }, headers: { 'if-match': v1.headers.get('etag')! } });
   for (const consumer of ['agent-1', 'agent-2']) await must('GET', `${cfg}?consumer=${consumer}`);
   const cursors = new Map<string, string[]>();
-  const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `${cfg}/versions`, `${cfg}/consumers`];
+  const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `tenants/${tenant}/secret-bindings`, `${cfg}/versions`, `${cfg}/consumers`];
   for (const list of lists) {
     for (const q of ['maxpagesize=1', 'maxpagesize=1&status=all&createdAfter=2000-01-01T00:00:00Z']) {
       if (list.endsWith('members') || list === 'tenants' || list.startsWith(cfg)) if (q.includes('created')) continue;
-      const page = await must('GET', `${list}?${q}`);
+      // Deleted secret bindings are gone from lists: they have no status filter.
+      const page = await must('GET', `${list}?${list.endsWith('secret-bindings') ? q.replace('&status=all', '') : q}`);
       const next = page.body.nextLink as string | undefined;
       if (next) cursors.set(list, [...(cursors.get(list) ?? []), new URL(next).searchParams.get('skipToken') ?? '']);
     }
   }
-  return { tenant, admin, reader, envs, services, cursors };
+  return { tenant, admin, reader, envs, services, bindings, cursors };
 }
 
 // ---- Hostile values ------------------------------------------------------------------------------
@@ -396,6 +407,8 @@ function pathValue(name: string, g: fc.GeneratorValue, f: Fixture, notes: string
       return pick(g, ...fx.services);
     case 'version':
       return pick(g, '1', '2', '3');
+    case 'bindingId':
+      return pick(g, ...fx.bindings);
     case 'principalId':
       return encode(pick(g, fx.admin, fx.reader, `${fx.tenant}-operator`, 'new-member', 'a@b.c', 'x:y', 'A'.repeat(128), ...(mutate ? ['A'.repeat(129), '...'] : [])));
     default:

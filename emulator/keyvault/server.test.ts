@@ -101,6 +101,31 @@ describe('Key Vault stand-in', () => {
     });
   });
 
+  it('serves what a rotation needs: tagged versions listed with their state, one version disabled, expiry kept', async () => {
+    const v1 = await client.setSecret('rotated', 'first', { tags: { 'rp-binding': 't/b' } });
+    const v2 = await client.setSecret('rotated', 'second', { tags: { 'rp-binding': 't/b', 'rp-rotation': 'rot_1' } });
+    const listed = async () => {
+      const out: { version?: string; enabled?: boolean; tags?: Record<string, string>; expiresOn?: Date }[] = [];
+      for await (const p of client.listPropertiesOfSecretVersions('rotated')) out.push({ version: p.version, enabled: p.enabled, tags: p.tags, expiresOn: p.expiresOn });
+      return out;
+    };
+    // A retry finds its version by tag, without reading any value.
+    expect((await listed()).find((p) => p.tags?.['rp-rotation'] === 'rot_1')?.version).toBe(v2.properties.version);
+    // The previous version stays readable through the overlap, then is disabled on its own.
+    expect((await client.getSecret('rotated', { version: v1.properties.version })).value).toBe('first');
+    await client.updateSecretProperties('rotated', v1.properties.version!, { enabled: false });
+    expect((await listed()).map((p) => [p.version, p.enabled]).sort()).toEqual(
+      [[v1.properties.version, false], [v2.properties.version, true]].sort(),
+    );
+    await expect(client.getSecret('rotated', { version: v1.properties.version })).rejects.toMatchObject({ statusCode: 403 });
+    expect((await client.getSecret('rotated')).value).toBe('second');
+    // Expiry is kept and returned; Key Vault does not refuse to read an expired secret, nor does the stand-in.
+    const past = new Date(Date.now() - 60_000);
+    await client.updateSecretProperties('rotated', v2.properties.version!, { expiresOn: past });
+    expect((await listed()).find((p) => p.version === v2.properties.version)?.expiresOn?.getTime()).toBe(Math.floor(past.getTime() / 1000) * 1000);
+    expect((await client.getSecret('rotated')).value).toBe('second');
+  });
+
   it('answers a missing secret with SecretNotFound', async () => {
     await expect(client.getSecret('does-not-exist')).rejects.toMatchObject({ statusCode: 404, code: 'SecretNotFound' });
     const res = await raw('GET', '/secrets/does-not-exist?api-version=7.5', { authorization: 'Bearer x' });

@@ -249,15 +249,15 @@ describe('listing services', () => {
 });
 
 describe('fact sheet', () => {
-  it('shows no part before its owning service is wired in (none are yet), and fakes none', async () => {
+  it('shows no part before its owning service is wired in (only secrets is yet), and fakes none', async () => {
     const s = await register('tenant-a', envA, olga, svc('facts'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
     expect(f.body).toEqual({
       service: s.body,
-      parts: {},
-      available: [],
-      missing: ['deployment', 'configuration', 'secretBindings', 'scaling', 'health', 'drift'],
+      parts: { secretBindings: { bindings: [] } },
+      available: ['secretBindings'],
+      missing: ['deployment', 'configuration', 'scaling', 'health', 'drift'],
       failed: [],
       asOf: clock.toISOString(),
     });
@@ -285,9 +285,10 @@ describe('fact sheet', () => {
     expect(f.body.parts).toEqual({
       deployment: { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z' },
       configuration: null,
+      secretBindings: { bindings: [] },
     });
-    expect(f.body.available).toEqual(['deployment', 'configuration']);
-    expect(f.body.missing).toEqual(['secretBindings', 'drift']);
+    expect(f.body.available).toEqual(['deployment', 'configuration', 'secretBindings']);
+    expect(f.body.missing).toEqual(['drift']);
     expect(f.body.failed).toEqual([
       { part: 'scaling', message: 'scaling answered in an unexpected shape.' },
       { part: 'health', message: 'health did not answer.' },

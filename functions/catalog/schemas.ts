@@ -120,7 +120,9 @@ export const ConfigurationFact = z
   })
   .openapi('ConfigurationFact', { description: 'Current configuration version and who synced it (RuntimeConfigurationService)' });
 export const SecretBindingsFact = z
-  .object({ bindings: z.array(z.object({ name: z.string(), keyVaultRef: z.string(), currentVersion: z.string() })) })
+  .object({
+    bindings: z.array(z.object({ name: z.string(), keyVaultRef: z.string(), currentVersion: z.string().nullable(), lastRotatedAt: instant.nullable() })),
+  })
   .openapi('SecretBindingsFact', { description: 'Secret binding versions — references only, never values (SecretBindingService)' });
 export const ScalingFact = z
   .object({ policyId: z.string(), version: z.number().int(), minReplicas: z.number().int(), maxReplicas: z.number().int() })

@@ -11,37 +11,13 @@
 import type { Kernel } from '../../shared/kernel.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
 import type { CatalogApi } from '../catalog/api.js';
+import type { BindingReferenceSource, ChangeRef, SecretsApi } from '../secrets/api.js';
 import type { TenantsApi } from '../tenants/api.js';
 import { createRetention, type RetentionOptions, type RetentionSummary } from './retention.js';
 import * as store from './store.js';
 import { CONFIGURATION_SQL } from './sql.js';
 
-/** What most recently changed something of an environment/service (drift's "likely cause"). */
-export interface ChangeRef {
-  kind: 'deployment' | 'configuration' | 'rotation' | 'scaling';
-  id: string;
-  at: Date;
-  serviceId?: string;
-  environmentId: string;
-}
-
-/** Where configurations reference a secret binding, and who synced what relative to its last rotation. */
-export type BindingReferenceSource = (
-  tenant: TenantRef,
-  bindingName: string,
-  rotatedAt: Date | null,
-) => Promise<{
-  configurationVersions: Array<{ environmentId: string; serviceId: string; version: number; latest: boolean }>;
-  consumers: Array<{ consumer: string; environmentId: string; serviceId: string; syncedVersion: number; syncedAt: Date; syncedAfterRotation: boolean }>;
-}>;
-
-/** What the configuration service needs of the secrets service (its api.ts has these). */
-export interface SecretsPort {
-  /** Which of `names` are live bindings usable in that environment. */
-  existingBindings(tenant: TenantRef, environmentId: string, names: readonly string[]): Promise<ReadonlySet<string>>;
-  /** Plugs in where configurations reference bindings (the blast radius). */
-  setReferenceSource(source: BindingReferenceSource): void;
-}
+export type { BindingReferenceSource, ChangeRef } from '../secrets/api.js';
 
 /** What other services may ask of the configuration service. */
 export interface ConfigurationApi {
@@ -57,8 +33,8 @@ export interface ConfigurationApi {
 export interface ConfigurationNeeds {
   tenants: Pick<TenantsApi, 'listTenants'>;
   catalog: Pick<CatalogApi, 'getService' | 'addReferenceChecker' | 'addFactProvider'>;
-  /** Absent until the secrets service is wired in: references to bindings cannot be verified then, and are refused. */
-  secrets?: SecretsPort;
+  /** Which bindings exist (a write's `secretRef`s are checked), and where the blast radius asks for references. */
+  secrets: Pick<SecretsApi, 'existingBindings' | 'setReferenceSource'>;
 }
 
 /** The configuration service of one app instance: its API and what its handlers and timer use. */
@@ -135,7 +111,7 @@ export function createConfiguration(kernel: Kernel, deps: ConfigurationNeeds): C
       consumers: recent.map((c) => ({ consumer: c.consumer, version: c.version, syncedAt: c.synced_at.toISOString(), lastSeenAt: c.last_seen_at.toISOString() })),
     };
   });
-  deps.secrets?.setReferenceSource(api.referencesToBinding);
+  deps.secrets.setReferenceSource(api.referencesToBinding);
 
   const retention = createRetention({ kernel, tenants: deps.tenants });
   return { api, needs: deps, retention };

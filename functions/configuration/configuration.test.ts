@@ -163,13 +163,53 @@ describe('no secret values', () => {
     expect(await t.snapshot()).toEqual(before);
   });
 
-  it('refuses references to secret bindings that do not exist, naming them', async () => {
+  it('takes references to secret bindings usable in the environment, and refuses others, naming them', async () => {
     const s = await newService('refs');
+    const binding = (name: string, consumers: unknown[]) =>
+      t.call('POST', 'tenants/cfg-a/secret-bindings', {
+        token: a.token,
+        body: { name, secretName: name, consumers, initialValue: 'generate', rotation: { intervalDays: 30, generator: { kind: 'random', length: 32, alphabet: 'hex' } } },
+      });
+    expect((await binding('orders-db-password', [{ environmentId: s.environmentId }])).status).toBe(201);
+    const env2 = await t.call('POST', 'tenants/cfg-a/environments', { token: a.token, body: { name: 'elsewhere', kind: 'dev', region: 'westeurope' } });
+    expect((await binding('elsewhere-key', [{ environmentId: env2.body.id }])).status).toBe(201);
     const before = await t.snapshot();
-    const r = await put(s, { db: { password: { secretRef: 'no-such-binding' } }, api: { secretRef: 'missing-too' } });
+    const r = await put(s, { db: { password: { secretRef: 'orders-db-password' } }, api: { secretRef: 'missing-too' }, other: { secretRef: 'elsewhere-key' } });
     expectApiError(r, 400, 'UnknownSecretBinding');
-    expect(r.body.error.message).toContain("'missing-too', 'no-such-binding'");
+    expect(r.body.error.message).toContain("'elsewhere-key', 'missing-too'");
+    expect(r.body.error.message).not.toContain('orders-db-password');
     expect(await t.snapshot()).toEqual(before);
+    const ok = await put(s, { db: { password: { secretRef: 'orders-db-password' } } });
+    expect([ok.status, ok.body.secretRefs]).toEqual([201, ['orders-db-password']]);
+  });
+
+  it("gives the secrets service's blast radius the versions that reference a binding and who synced since its rotation", async () => {
+    const s = await newService('radius');
+    const created = await t.call('POST', 'tenants/cfg-a/secret-bindings', {
+      token: a.token,
+      body: { name: 'radius-key', secretName: 'radius-key', consumers: [{ environmentId: s.environmentId }], initialValue: 'generate', rotation: { intervalDays: 30, generator: { kind: 'random', length: 32, alphabet: 'hex' } } },
+    });
+    expect(created.status).toBe(201);
+    const v1 = await put(s, { key: { secretRef: 'radius-key' } });
+    await t.call('GET', `${path(s)}?consumer=early`, { token: a.token });
+    const rotatedAt = tick();
+    tick();
+    const v2 = await put(s, { key: { secretRef: 'radius-key' }, more: 1 }, { 'if-match': v1.headers.get('etag')! });
+    await put(s, { more: 2 }, { 'if-match': v2.headers.get('etag')! });
+    // "late" syncs now and gets version 3; "early" still runs version 1.
+    await t.call('GET', `${path(s)}?consumer=late`, { token: a.token, headers: { 'if-none-match': v2.headers.get('etag')! } });
+    const api = t.instance<ConfigurationInstance>('configuration').api;
+    const refs = await api.referencesToBinding({ tenantId: 'cfg-a', placement: pooled }, 'radius-key', rotatedAt);
+    expect(refs.configurationVersions).toEqual([
+      { environmentId: s.environmentId, serviceId: s.serviceId, version: 2, latest: false },
+      { environmentId: s.environmentId, serviceId: s.serviceId, version: 1, latest: false },
+    ]);
+    // Version 3 no longer references it: "late" (on 3) does not need it; "early" (on 1) still does.
+    expect(refs.consumers.map((c) => [c.consumer, c.syncedVersion, c.syncedAfterRotation])).toEqual([['early', 1, false]]);
+    const radius = await t.call('GET', `tenants/cfg-a/secret-bindings/${created.body.id}/blast-radius`, { token: a.token });
+    // The binding was never rotated, so every consumer counts as synced after its (no) rotation.
+    expect(radius.body.configuration).toMatchObject({ available: true, syncedAfterRotation: [{ consumer: 'early', syncedVersion: 1 }], notSyncedAfterRotation: [] });
+    expect(radius.body.configuration.configurationVersions).toHaveLength(2);
   });
 });
 

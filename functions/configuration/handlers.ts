@@ -18,7 +18,7 @@ import * as store from './store.js';
 export interface ConfigurationHandlerDeps {
   now: () => Date;
   catalog: Pick<ConfigurationNeeds['catalog'], 'getService'>;
-  secrets: ConfigurationNeeds['secrets'];
+  secrets: Pick<ConfigurationNeeds['secrets'], 'existingBindings'>;
 }
 
 const TAGS = ['configuration'];
@@ -59,7 +59,7 @@ export function configurationHandlers({ now, catalog, secrets }: ConfigurationHa
       if (service.status === 'retired') throw serviceRetired(serviceId);
       const refs = checked.scan.secretRefs;
       if (refs.length > 0) {
-        const known = secrets ? await secrets.existingBindings(tenant, environmentId, refs) : new Set<string>();
+        const known = await secrets.existingBindings(tenant, environmentId, refs);
         const missing = refs.filter((n) => !known.has(n));
         if (missing.length > 0) throw unknownSecretBinding(missing);
       }

@@ -23,7 +23,8 @@ import type { ErrorTable } from '../../shared/errors.js';
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { CatalogApi } from '../catalog/api.js';
 import type { TenantsApi } from '../tenants/api.js';
-import type { ConfigurationInstance, SecretsPort } from './api.js';
+import type { SecretsApi } from '../secrets/api.js';
+import type { ConfigurationInstance } from './api.js';
 
 /** Daily at 02:45 UTC (NCRONTAB, with seconds). */
 export const RETENTION_SCHEDULE = '0 45 2 * * *';
@@ -40,8 +41,8 @@ export const configuration = defineService({
   sql: () => import('./sql.js').then((m) => m.CONFIGURATION_SQL),
   migrations: () => import('./migrations/index.js').then((m) => m.migrations),
   errors: CONFIGURATION_ERRORS,
-  needs: ['tenants', 'catalog'],
-  create: async ({ kernel, deps }: { kernel: Kernel; deps: { tenants: TenantsApi; catalog: CatalogApi; secrets?: SecretsPort } }) =>
+  needs: ['tenants', 'catalog', 'secrets'],
+  create: async ({ kernel, deps }: { kernel: Kernel; deps: { tenants: TenantsApi; catalog: CatalogApi; secrets: SecretsApi } }) =>
     (await import('./api.js')).createConfiguration(kernel, deps),
   register(r) {
     const one = 'tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/configuration';

@@ -19,7 +19,8 @@
  *
  * Each error answer carries the `ErrorResponse` schema and `x-ms-error-code`; 401 carries
  * `WWW-Authenticate`, 429 and 503 `Retry-After`. Successful answers carry `ETag` when their schema
- * has an `etag` property, and `Location` when they are a POST's 201.
+ * has an `etag` property, `Location` when they are a POST's 201, and `Operation-Location` with
+ * `Retry-After` when they are a 202.
  */
 import { z } from 'zod';
 import { KERNEL_ERRORS, type KernelErrorCode } from '../errors.js';
@@ -87,6 +88,8 @@ function successHeaders(method: HttpMethod, status: number, schema: z.ZodType | 
   // A 304 carries the ETag the client's `If-None-Match` matched (RFC 9110 §15.4.5).
   if ((schema instanceof z.ZodObject && 'etag' in schema.shape) || status === 304) out.push('ETag');
   if (method === 'POST' && status === 201) out.push('Location');
+  // Long work (shared/orchestration.ts `accepted`): where to poll, and how soon.
+  if (status === 202) out.push('Operation-Location', 'Retry-After');
   if (def.idempotent) out.push('Repeatability-Result');
   return out;
 }
