@@ -1,9 +1,11 @@
 /** HTTP handlers of the configuration service: validate (schemas), call the service, shape the response. */
+import type { Compilable, Kysely } from 'kysely';
 import { z } from 'zod';
 import { notFound } from '../../shared/errors.js';
 import { matches, parseEtagCondition } from '../../shared/http/etag.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
 import { route, type RouteContext, type TenantAccess } from '../../shared/http/route.js';
+import type { SqlDatabases } from '../../shared/sql/database.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
 import { serviceRetired } from '../catalog/api.js';
 import type { ConfigurationNeeds } from './api.js';
@@ -17,6 +19,8 @@ import * as store from './store.js';
 /** What the configuration handlers use. */
 export interface ConfigurationHandlerDeps {
   now: () => Date;
+  /** One-statement writes in one round trip (a publish). */
+  sql: Pick<SqlDatabases, 'once'>;
   catalog: Pick<ConfigurationNeeds['catalog'], 'getService'>;
   secrets: Pick<ConfigurationNeeds['secrets'], 'existingBindings'>;
 }
@@ -34,7 +38,7 @@ const ConsumerCursor = z.object({ c: z.string().max(128) });
 type Ctx = RouteContext<z.output<typeof schemas.ConfigurationParams>, unknown, unknown, unknown>;
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
-export function configurationHandlers({ now, catalog, secrets }: ConfigurationHandlerDeps) {
+export function configurationHandlers({ now, sql, catalog, secrets }: ConfigurationHandlerDeps) {
   /** The head of a configuration (its latest version's number and ETag), or 404. */
   const head = async (ctx: Ctx) => {
     const [state] = await ctx.read(CONFIGURATION_SQL, (db) => store.selectSyncState(db, keyOf(ctx), undefined));
@@ -75,9 +79,12 @@ export function configurationHandlers({ now, catalog, secrets }: ConfigurationHa
     },
     handler: async (ctx) => {
       const k = keyOf(ctx);
-      const { row, created } = await ctx.tx(CONFIGURATION_SQL, (trx) =>
-        publishVersion(trx, k, ctx.body, ctx.prepared, { ifMatch: ctx.ifMatch, ifNoneMatch: ctx.ifNoneMatch }, ctx.principal.id, now()),
-      );
+      const scope = tenantOf(ctx);
+      const run = {
+        once: <Row>(build: (db: Kysely<store.ConfigurationDb>) => Compilable<Row>) => sql.once(scope, CONFIGURATION_SQL, build),
+        read: <Row>(build: (db: Kysely<store.ConfigurationDb>) => Compilable<Row>) => ctx.read(CONFIGURATION_SQL, build),
+      };
+      const { row, created } = await publishVersion(run, k, ctx.body, ctx.prepared, { ifMatch: ctx.ifMatch, ifNoneMatch: ctx.ifNoneMatch }, ctx.principal.id, now());
       return { status: created ? 201 : 200, body: toVersionDto(row), etag: row.etag };
     },
   });

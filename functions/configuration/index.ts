@@ -30,7 +30,7 @@ import type { ConfigurationInstance } from './api.js';
 export const RETENTION_SCHEDULE = '0 45 2 * * *';
 
 const routes = lazyRoutes((self: ConfigurationInstance, kernel) =>
-  import('./handlers.js').then((m) => m.configurationHandlers({ now: kernel.now, catalog: self.needs.catalog, secrets: self.needs.secrets })),
+  import('./handlers.js').then((m) => m.configurationHandlers({ now: kernel.now, sql: kernel.sql, catalog: self.needs.catalog, secrets: self.needs.secrets })),
 );
 
 /** This service's error codes and their HTTP status (thrown from errors.ts). */

@@ -102,12 +102,12 @@ export function isHighEntropy(s: string): boolean {
   return classes >= 2 && entropy(s) >= 3.2;
 }
 
-/** Every pattern of {@link ANYWHERE} needs one of these characters (or `gh`/`AKIA`/`xox`/`sk_`/`AIza`, all 8+ letters long): a cheap first pass. */
-const MAYBE = /[=:.@\-\s_]/;
+/** All of {@link ANYWHERE} in one case-insensitive pattern: a first pass that matches whenever one of them does. */
+const ANY_OF = new RegExp(ANYWHERE.map(([re]) => `(?:${re.source})`).join('|'), 'i');
 
 /** Why `value` looks like a secret wherever it stands, or `undefined`. */
 export function secretPattern(value: string): string | undefined {
-  if (value.length < 8 || (!MAYBE.test(value) && !/^(gh|AKIA|xox|sk|AIza)/.test(value))) return undefined;
+  if (value.length < 8 || !ANY_OF.test(value)) return undefined;
   for (const [re, what] of ANYWHERE) if (re.test(value)) return what;
   return undefined;
 }
@@ -159,7 +159,7 @@ export function scanSettings(settings: Record<string, unknown>, ownServiceId?: s
           malformed.push({ path: path || '/', reason: 'a setting name here is not 1-128 of A-Z, a-z, 0-9, _ . : $ - (starting with a letter, digit, _ or $)' });
           continue;
         }
-        const keyLooks = secretPattern(key) ?? (isHighEntropy(key) && key.length >= 32 ? 'a high-entropy value' : undefined);
+        const keyLooks = secretPattern(key) ?? (key.length >= 32 && isHighEntropy(key) ? 'a high-entropy value' : undefined);
         if (keyLooks) {
           secrets.push({ path: path || '/', reason: `a setting name here looks like ${keyLooks}` });
           continue;

@@ -1,8 +1,10 @@
 /** Configuration rules: checking settings, publishing a version under the head's lock, recording syncs. */
+import { randomUUID } from 'node:crypto';
+import type { Compilable, Kysely } from 'kysely';
 import type { z } from 'zod';
-import { invalid } from '../../shared/errors.js';
-import { emit } from '../../shared/events/outbox.js';
-import { checkAbsent, checkEtag, type EtagCondition } from '../../shared/http/etag.js';
+import { invalid, preconditionFailed } from '../../shared/errors.js';
+import { checkAbsent, checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
+import { isUniqueViolation } from '../../shared/sql/database.js';
 import { ifMatchRequired, secretValueRefused } from './errors.js';
 import { MAX_SETTINGS, scanSettings, settingsHash, type ScanResult } from './scan.js';
 import type { ConfigurationVersionDto, ConfigurationVersionSummaryDto, PutConfiguration } from './schemas.js';
@@ -58,16 +60,19 @@ export interface Published {
   changed: boolean;
 }
 
+/** Runs one statement of this service in the request's scope (one round trip). */
+export type Statement = <Row>(build: (db: Kysely<store.ConfigurationDb>) => Compilable<Row>) => Promise<Row[]>;
+
 /**
- * Publishes a new version. The head row is created if missing and locked, so writers of one
- * configuration run one after another and each numbers its version latest + 1 (gapless; the
+ * Publishes a new version, in one statement (store.publish): the head row is locked, so writers of
+ * one configuration run one after another and each numbers its version latest + 1 (gapless; the
  * primary key refuses a duplicate even if this were wrong). `If-Match` is checked against the
  * latest version under that lock: a stale one is 412, and once a configuration exists a write
  * without `If-Match` is 428 (it could overwrite a version its writer never saw). Settings equal to
- * the latest's publish nothing. The event goes into the outbox in the same transaction.
+ * the latest's publish nothing. The event goes into the outbox in the same statement.
  */
 export async function publishVersion(
-  trx: store.Tx,
+  run: { once: Statement; read: Statement },
   k: store.ConfigKey,
   input: z.output<typeof PutConfiguration>,
   checked: CheckedSettings,
@@ -75,40 +80,40 @@ export async function publishVersion(
   principal: string,
   now: Date,
 ): Promise<Published> {
-  const head = await store.lockHead(trx, k, now);
-  const exists = head.latest_version > 0;
-  const current = exists ? (head.latest_etag ?? undefined) : undefined;
+  // If-Match is evaluated first (RFC 9110 §13.2.2): with both, whatever exists fails one of them.
+  if (cond.ifMatch !== undefined && cond.ifNoneMatch === '*') throw preconditionFailed('If-Match and If-None-Match: * cannot both hold.');
+  const pre: store.Precondition = cond.ifMatch === undefined ? { kind: 'absent' } : cond.ifMatch === '*' ? { kind: 'any' } : { kind: 'tags', tags: cond.ifMatch };
+  const row: Omit<store.VersionRow, 'version'> = {
+    tenant_id: k.tenantId,
+    environment_id: k.environmentId,
+    service_id: k.serviceId,
+    etag: randomUUID(),
+    settings: input.settings,
+    setting_count: checked.scan.settingCount,
+    secret_refs: checked.scan.secretRefs,
+    comment: input.comment ?? null,
+    published_at: now,
+    published_by: principal,
+  };
+  let outcome: store.PublishOutcome | undefined;
+  try {
+    [outcome] = await run.once((db) => store.publish(db, row, checked.scan, checked.hash, pre, { type: 'ConfigurationVersionPublished', subject: subject(k) }));
+  } catch (e) {
+    // Two first writers: the second finds the version number taken.
+    if (isUniqueViolation(e)) throw concurrentlyChanged('configuration');
+    throw e;
+  }
+  if (!outcome) throw concurrentlyChanged('configuration');
+  if (outcome.written !== null) return { row: { ...row, version: outcome.written }, created: outcome.v0 === 0, changed: true };
+  // Nothing written: say why, as the conditions read under the lock.
+  const current = outcome.v0 > 0 ? (outcome.etag0 ?? undefined) : undefined;
   checkAbsent(cond.ifNoneMatch, current);
   checkEtag(cond.ifMatch, current);
-  if (exists && cond.ifMatch === undefined) throw ifMatchRequired();
-  if (exists && head.settings_hash === checked.hash) {
-    const [latest] = await store.selectVersion(trx, k, head.latest_version).execute();
-    if (latest) return { row: latest, created: false, changed: false };
-  }
-  const version = head.latest_version + 1;
-  const row = await store.insertVersion(
-    trx,
-    {
-      tenant_id: k.tenantId,
-      environment_id: k.environmentId,
-      service_id: k.serviceId,
-      version,
-      settings: input.settings,
-      setting_count: checked.scan.settingCount,
-      secret_refs: checked.scan.secretRefs,
-      comment: input.comment ?? null,
-      published_at: now,
-      published_by: principal,
-    },
-    checked.scan,
-    checked.hash,
-  );
-  await emit(trx, k.tenantId, {
-    type: 'ConfigurationVersionPublished',
-    subject: subject(k),
-    data: { version, previousVersion: exists ? head.latest_version : null, settingCount: row.setting_count, secretRefs: row.secret_refs, publishedBy: principal },
-  });
-  return { row, created: !exists, changed: true };
+  if (current !== undefined && cond.ifMatch === undefined) throw ifMatchRequired();
+  if (current === undefined || outcome.hash0 !== checked.hash) throw concurrentlyChanged('configuration');
+  const [latest] = await run.read((db) => store.selectVersion(db, k, outcome.v0));
+  if (!latest) throw concurrentlyChanged('configuration');
+  return { row: latest, created: false, changed: false };
 }
 
 /** What the sync read found of a consumer; whether its record needs writing. */

@@ -1,5 +1,6 @@
 /** The configuration service's SQL (its own schema only; `search_path` is set by the transaction). */
 import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { emitFrom } from '../../shared/events/outbox.js';
 
 interface ConfigurationTable {
   tenant_id: string;
@@ -122,48 +123,78 @@ export function selectLatest(db: Db, k: ConfigKey) {
     .where('h.service_id', '=', k.serviceId);
 }
 
-/** The head, created if missing (version 0), and locked for this transaction: writers of one configuration run one at a time. */
-export async function lockHead(trx: Tx, k: ConfigKey, now: Date): Promise<HeadRow> {
-  return trx
-    .insertInto('configurations')
-    .values({ tenant_id: k.tenantId, environment_id: k.environmentId, service_id: k.serviceId, latest_version: 0, latest_etag: null, settings_hash: null, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.columns(['tenant_id', 'environment_id', 'service_id']).doUpdateSet({ latest_version: sql`configurations.latest_version` }))
-    .returningAll()
-    .executeTakeFirstOrThrow();
+/** How a publish's `If-Match` / `If-None-Match` constrain the latest version (see service.ts). */
+export type Precondition = { kind: 'absent' } | { kind: 'any' } | { kind: 'tags'; tags: readonly string[] };
+
+/** What a publish found (the latest version before it) and whether it wrote version `written`. */
+export interface PublishOutcome {
+  v0: number;
+  etag0: string | null;
+  hash0: string | null;
+  written: number | null;
 }
 
 /**
- * Writes version `row.version`, the references its settings make, and moves the head to it, in one
- * statement. Returns the version as stored (its ETag is generated).
+ * Publishes version latest + 1 in one statement, or nothing: the head row is locked (`for update`,
+ * so writers of one configuration run one after another), the precondition and the settings hash
+ * are checked against it, and only when they hold are the head moved, the version and its
+ * references inserted and the event put in the outbox. Two first writers of a configuration both
+ * find no head; the second then fails on the versions' primary key (23505), changing nothing.
  */
-export async function insertVersion(
-  trx: Tx,
-  row: Omit<VersionRow, 'etag'>,
+export function publish(
+  db: Db,
+  row: Omit<VersionRow, 'version'>,
   refs: { secretRefs: readonly string[]; serviceRefs: readonly string[] },
   settingsHash: string,
-): Promise<VersionRow> {
-  const k = { t: row.tenant_id, e: row.environment_id, s: row.service_id, v: row.version };
-  const secretRows = refs.secretRefs.length
-    ? sql`insert into configuration_secret_refs (tenant_id, binding_name, environment_id, service_id, version)
-          select ${k.t}, name, ${k.e}, ${k.s}, ${k.v} from jsonb_array_elements_text(${JSON.stringify(refs.secretRefs)}::jsonb) as name`
-    : sql`select 1`;
-  const serviceRows = refs.serviceRefs.length
-    ? sql`insert into configuration_service_refs (tenant_id, target_service_id, environment_id, service_id, version)
-          select ${k.t}, id, ${k.e}, ${k.s}, ${k.v} from jsonb_array_elements_text(${JSON.stringify(refs.serviceRefs)}::jsonb) as id`
-    : sql`select 1`;
-  const r = await sql<{ etag: string }>`
-    with v as (
-      insert into configuration_versions (tenant_id, environment_id, service_id, version, settings, setting_count, secret_refs, comment, published_at, published_by)
-      values (${k.t}, ${k.e}, ${k.s}, ${k.v}, ${JSON.stringify(row.settings)}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
-              ${row.comment}, ${row.published_at}, ${row.published_by})
-      returning etag
-    ), sr as (${secretRows}), vr as (${serviceRows}), h as (
-      update configurations set latest_version = ${k.v}, latest_etag = (select etag from v), settings_hash = ${settingsHash}, updated_at = ${row.published_at}
-      where tenant_id = ${k.t} and environment_id = ${k.e} and service_id = ${k.s}
+  pre: Precondition,
+  event: { type: string; subject: string },
+) {
+  const t = row.tenant_id;
+  const e = row.environment_id;
+  const s = row.service_id;
+  const tags = pre.kind === 'tags' ? JSON.stringify(pre.tags) : '[]';
+  const q = sql<PublishOutcome>`
+    with cur as (
+      select latest_version, latest_etag::text as latest_etag, settings_hash from configurations
+      where tenant_id = ${t} and environment_id = ${e} and service_id = ${s}
+      for update
+    ), d as (
+      select coalesce((select latest_version from cur), 0) as v0, (select latest_etag from cur) as etag0, (select settings_hash from cur) as hash0
+    ), ok as (
+      select v0 + 1 as v, v0 from d
+      where hash0 is distinct from ${settingsHash}
+        and case ${pre.kind}::text
+              when 'absent' then v0 = 0
+              when 'any' then v0 > 0
+              else v0 > 0 and etag0 in (select jsonb_array_elements_text(${tags}::jsonb))
+            end
+    ), h as (
+      insert into configurations (tenant_id, environment_id, service_id, latest_version, latest_etag, settings_hash, created_at, updated_at)
+      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${settingsHash}, ${row.published_at}::timestamptz, ${row.published_at}::timestamptz from ok
+      on conflict (tenant_id, environment_id, service_id) do update
+        set latest_version = excluded.latest_version, latest_etag = excluded.latest_etag, settings_hash = excluded.settings_hash, updated_at = excluded.updated_at
+    ), v as (
+      insert into configuration_versions (tenant_id, environment_id, service_id, version, etag, settings, setting_count, secret_refs, comment, published_at, published_by)
+      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${JSON.stringify(row.settings)}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
+             ${row.comment}, ${row.published_at}::timestamptz, ${row.published_by} from ok
+      returning version
+    ), sr as (
+      insert into configuration_secret_refs (tenant_id, binding_name, environment_id, service_id, version)
+      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.secretRefs)}::jsonb) as name
+    ), vr as (
+      insert into configuration_service_refs (tenant_id, target_service_id, environment_id, service_id, version)
+      select ${t}, id, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.serviceRefs)}::jsonb) as id
+    ), ev as (
+      ${emitFrom(
+        t,
+        event,
+        sql`ok`,
+        sql`jsonb_build_object('version', ok.v, 'previousVersion', nullif(ok.v0, 0), 'settingCount', ${row.setting_count}::int,
+                               'secretRefs', ${JSON.stringify(row.secret_refs)}::jsonb, 'publishedBy', ${row.published_by}::text)`,
+      )}
     )
-    select etag from v`.execute(trx);
-  // The settings are not sent back: the caller has them.
-  return { ...row, etag: r.rows[0]!.etag };
+    select d.v0, d.etag0, d.hash0, (select version from v) as written from d`;
+  return { compile: () => q.compile(db) };
 }
 
 /** A page of version summaries, newest first, below `before` (a version number). */

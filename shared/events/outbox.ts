@@ -33,7 +33,7 @@
  * | dead-lettered | `dead_lettered_at` set; `attempts`, `last_error` say why; re-driven by a platform admin |
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { inScope, type Placement, type ServiceSql } from '../sql/database.js';
 import { enableTenantRls } from '../sql/rls.js';
 
@@ -110,6 +110,15 @@ export async function emit(trx: Transaction<any>, tenantId: string, event: Domai
   await sql`insert into outbox (tenant_id, id, type, subject, data)
             values (${tenantId}, ${id}, ${event.type}, ${event.subject}, ${JSON.stringify(event.data)}::jsonb)`.execute(trx);
   return id;
+}
+
+/**
+ * {@link emit} as SQL to embed in a larger statement (a data-modifying CTE): one event for each row
+ * of `source`, its `data` an SQL expression over that row. For a write that must stay one statement.
+ */
+export function emitFrom(tenantId: string, event: Omit<DomainEvent, 'data'>, source: RawBuilder<unknown>, data: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`insert into outbox (tenant_id, id, type, subject, data)
+             select ${tenantId}, gen_random_uuid(), ${event.type}, ${event.subject}, ${data} from ${source}`;
 }
 
 /** Options of one publishing pass. */

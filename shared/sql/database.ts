@@ -55,6 +55,20 @@ export class SqlDatabases {
    * `scoped-read.ts`); a statement whose parameters cannot be inlined runs in a transaction.
    */
   async read<DB, Row>(scope: SqlScope, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
+    return this.oneStatement(scope, svc, build);
+  }
+
+  /**
+   * Runs one statement that writes (data-modifying CTEs and all) in `scope` as `svc`'s role, in one
+   * round trip, as {@link read} does: PostgreSQL runs the scope settings and the statement as one
+   * implicit transaction, so the statement is atomic and the settings transaction-local, exactly
+   * as in {@link run}. For a hot write that is one statement; anything else uses `run`.
+   */
+  async once<DB, Row>(scope: SqlScope, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
+    return this.oneStatement(scope, svc, build);
+  }
+
+  private async oneStatement<DB, Row>(scope: SqlScope, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
     const s = scopeFor(svc, scope);
     const query = build(this.forPlacement(s.placement) as Kysely<DB>).compile();
     try {
