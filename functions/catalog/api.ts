@@ -24,6 +24,7 @@ import * as store from './store.js';
 import { CATALOG_SQL } from './sql.js';
 
 export type { FactPart, FactParts } from './schemas.js';
+export { serviceRetired } from './errors.js';
 
 /** A service as other services see it. */
 export interface ServiceSummary {

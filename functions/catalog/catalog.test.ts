@@ -249,15 +249,16 @@ describe('listing services', () => {
 });
 
 describe('fact sheet', () => {
-  it('shows no part before its owning service is wired in (none are yet), and fakes none', async () => {
+  it('shows no part before its owning service is wired in, and fakes none', async () => {
     const s = await register('tenant-a', envA, olga, svc('facts'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
+    // The scaling service is wired in: it answers null for a service without a policy.
     expect(f.body).toEqual({
       service: s.body,
-      parts: {},
-      available: [],
-      missing: ['deployment', 'configuration', 'secretBindings', 'scaling', 'health', 'drift'],
+      parts: { scaling: null },
+      available: ['scaling'],
+      missing: ['deployment', 'configuration', 'secretBindings', 'health', 'drift'],
       failed: [],
       asOf: clock.toISOString(),
     });
@@ -272,7 +273,7 @@ describe('fact sheet', () => {
       return { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z', secretValue: 'hunter2' } as never;
     });
     api.addFactProvider('configuration', 'configuration', async () => null);
-    api.addFactProvider('scaling', 'scaling', async () => ({ policyId: 'p1' }) as never);
+    api.addFactProvider('secretBindings', 'secrets', async () => ({ bindings: 'p1' }) as never);
     api.addFactProvider('health', 'health', async () => {
       throw new Error('database on fire');
     });
@@ -285,11 +286,12 @@ describe('fact sheet', () => {
     expect(f.body.parts).toEqual({
       deployment: { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z' },
       configuration: null,
+      scaling: null,
     });
-    expect(f.body.available).toEqual(['deployment', 'configuration']);
-    expect(f.body.missing).toEqual(['secretBindings', 'drift']);
+    expect(f.body.available).toEqual(['deployment', 'configuration', 'scaling']);
+    expect(f.body.missing).toEqual(['drift']);
     expect(f.body.failed).toEqual([
-      { part: 'scaling', message: 'scaling answered in an unexpected shape.' },
+      { part: 'secretBindings', message: 'secrets answered in an unexpected shape.' },
       { part: 'health', message: 'health did not answer.' },
     ]);
     expect(JSON.stringify(f.body)).not.toContain('hunter2');

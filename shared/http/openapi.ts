@@ -55,6 +55,14 @@ export class OpenApi {
       schema: { type: 'string' },
       example: '"3f2a9c"',
     }).ref,
+    ifNoneMatch: this.registry.registerComponent('parameters', 'IfNoneMatch', {
+      name: 'If-None-Match',
+      in: 'header',
+      required: false,
+      description: 'Answer 304 without a body if the resource still has this ETag (the client holds the current representation)',
+      schema: { type: 'string' },
+      example: '"3f2a9c"',
+    }).ref,
     repeatabilityRequestId: this.registry.registerComponent('parameters', 'RepeatabilityRequestId', {
       name: 'Repeatability-Request-ID',
       in: 'header',
