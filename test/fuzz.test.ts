@@ -131,6 +131,8 @@ interface Fixture {
   envs: string[];
   /** In envs[0]: live, live, retired. */
   services: string[];
+  /** Scaling events of services[0]. */
+  events: string[];
   /** skipTokens of real pages, by the list's path (without the query). */
   cursors: Map<string, string[]>;
 }
@@ -158,17 +160,26 @@ async function createFixture(tenant: string): Promise<Fixture> {
     const s = await must('POST', `tenants/${tenant}/environments/${envs[0]}/services`, { body: { name: `svc-${i}`, owner: 'team-a', labels } });
     services.push(s.body.id as string);
   }
-  await must('POST', `tenants/${tenant}/environments/${envs[0]}/services/${services[2]}/retire`);
+  // services[0] has a scaling policy in two versions and scaling events.
+  const svc0 = `tenants/${tenant}/environments/${envs[0]}/services/${services[0]}`;
+  const policy = { minReplicas: 1, maxReplicas: 10, triggers: [{ type: 'cpu', name: 'cpu', targetUtilization: 60 }] };
+  const p1 = await must('PUT', `${svc0}/scaling-policy`, { body: policy });
+  await must('PUT', `${svc0}/scaling-policy`, { body: { ...policy, maxReplicas: 8 }, headers: { 'if-match': p1.headers.get('etag')! } });
+  const events: string[] = [];
+  for (const to of [2, 3]) {
+    const e = await must('POST', `${svc0}/scaling-events`, { body: { at: new Date(Date.now() - 60_000).toISOString(), fromReplicas: to - 1, toReplicas: to, trigger: 'cpu', source: 'hpa' } });
+    events.push(e.body.id as string);
+  }
   const cursors = new Map<string, string[]>();
-  for (const list of ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`]) {
+  for (const list of ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `${svc0}/scaling-policy/versions`, `${svc0}/scaling-events`]) {
     for (const q of ['maxpagesize=1', 'maxpagesize=1&status=all&createdAfter=2000-01-01T00:00:00Z']) {
-      if (list.endsWith('members') || list === 'tenants') if (q.includes('created')) continue;
+      if (list.endsWith('members') || list === 'tenants' || list.startsWith(svc0)) if (q.includes('created')) continue;
       const page = await must('GET', `${list}?${q}`);
       const next = page.body.nextLink as string | undefined;
       if (next) cursors.set(list, [...(cursors.get(list) ?? []), new URL(next).searchParams.get('skipToken') ?? '']);
     }
   }
-  return { tenant, admin, reader, envs, services, cursors };
+  return { tenant, admin, reader, envs, services, events, cursors };
 }
 
 // ---- Hostile values ------------------------------------------------------------------------------
@@ -388,6 +399,10 @@ function pathValue(name: string, g: fc.GeneratorValue, f: Fixture, notes: string
       return serviceRoute ? fx.envs[0]! : pick(g, ...fx.envs);
     case 'serviceId':
       return pick(g, ...fx.services);
+    case 'version':
+      return pick(g, '1', '2', '3', '0', '01', '2147483648');
+    case 'eventId':
+      return pick(g, ...fx.events);
     case 'principalId':
       return encode(pick(g, fx.admin, fx.reader, `${fx.tenant}-operator`, 'new-member', 'a@b.c', 'x:y', 'A'.repeat(128), ...(mutate ? ['A'.repeat(129), '...'] : [])));
     default:

@@ -62,9 +62,9 @@ export interface ScalingInstance {
   api: ScalingApi;
   catalog: ScalingNeeds['catalog'];
   /** The deployment source, once plugged in. */
-  deployments(): DeploymentSource | undefined;
+  deployments: () => DeploymentSource | undefined;
   /** One retention run over every tenant (what the daily timer runs). */
-  retention(opts?: RetentionOptions): Promise<RetentionSummary>;
+  retention: (opts?: RetentionOptions) => Promise<RetentionSummary>;
 }
 
 /** Builds the service and plugs it into the catalog. */

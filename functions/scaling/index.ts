@@ -6,6 +6,16 @@
  * role `rp_scaling`; events and replaced versions are kept `storageMap.scaling.retentionDays` (365).
  *
  * <!-- functions:scaling -->
+ *   PUT     /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-policy                     scalingPolicyPut          tenant operator
+ *   GET     /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-policy                     scalingPolicyGet          tenant reader
+ *   DELETE  /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-policy                     scalingPolicyDelete       tenant operator
+ *   GET     /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-policy/versions            scalingPolicyVersionList  tenant reader
+ *   GET     /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-policy/versions/{version}  scalingPolicyVersionGet   tenant reader
+ *   GET     /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-policy/manifest            scalingPolicyManifest     tenant reader
+ *   POST    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-events                     scalingEventRecord        tenant operator
+ *   GET     /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-events                     scalingEventList          tenant reader
+ *   GET     /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/scaling-events/{eventId}           scalingEventGet           tenant reader
+ *   timer   0 10 3 * * *                                                                                                 scalingRetention
  * <!-- /functions -->
  *
  * Rules and decisions, and why: docs/services.md.

@@ -275,9 +275,10 @@ describe('plugged into the catalog', () => {
     await t.call('PUT', `${P}/scaling-policy`, { token: a.token, body: spec() });
     await t.call('POST', `${P}/retire`, { token: a.token });
     const saved = clock;
-    clock = new Date(clock.getTime() + (storageMap.inventory.purgeRetiredAfterDays! + 1) * DAY);
+    clock = new Date(clock.getTime() + (storageMap.inventory.purgeRetiredAfterDays + 1) * DAY);
     try {
-      const purge = t.instance<CatalogInstance>('catalog').purge;
+      const catalog = t.instance<CatalogInstance>('catalog');
+      const purge = (o: Parameters<CatalogInstance['purge']>[0]) => catalog.purge(o);
       const kept = await purge({ tenantIds: ['scale-a'] });
       expect(kept.skipped.find((x) => x.serviceId === s.body.id)?.reasons.join()).toMatch(/^scaling: scaling policy scp_[0-9a-f]{16} \(version 1\) is in force/);
       expect((await t.call('DELETE', `${P}/scaling-policy`, { token: a.token })).status).toBe(204);
@@ -310,10 +311,10 @@ describe('retention', () => {
       ).rows[0];
     try {
       // A day short of the retention after the old events: nothing goes.
-      clock = new Date(saved.getTime() + (storageMap.scaling.retentionDays! - 1) * DAY);
+      clock = new Date(saved.getTime() + (storageMap.scaling.retentionDays - 1) * DAY);
       const run = t.instance<ScalingInstance>('scaling').retention;
       expect(await run({ tenantIds: ['scale-ret'] })).toMatchObject({ events: 0, versions: 0 });
-      clock = new Date(saved.getTime() + (storageMap.scaling.retentionDays! + 11) * DAY);
+      clock = new Date(saved.getTime() + (storageMap.scaling.retentionDays + 11) * DAY);
       const ctx = new InvocationContext({ functionName: 'scalingRetention', invocationId: 'r1' });
       const first = await run({ tenantIds: ['scale-ret'], batchSize: 3, maxBatchesPerTenant: 2 });
       expect(first).toMatchObject({ events: 6, versions: 1, failures: [] });
