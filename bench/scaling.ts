@@ -5,7 +5,9 @@
  *    Apps scale), serialized as the route sends it (JSON, and YAML for KEDA), against
  *    `JSON.stringify` of the policy itself in the same run. Each sample times a batch of calls;
  *    the per-call time is printed. Target: at most 25x the baseline (a render is a handful of
- *    object literals; the ratio says what it costs over serializing the policy at all).
+ *    object literals; the ratio says what it costs over serializing the policy at all). YAML is
+ *    written by functions/scaling/yaml.ts: the general `yaml` library took ~560 µs a manifest
+ *    here (525x), the plain-data writer ~8 µs.
  * 2. The read an evaluator makes on every decision — `GET …/scaling-policy` through the whole
  *    pipeline (JWT, tenant access, validation, scoped one-round-trip read as `rp_scaling` under
  *    row-level security, ETag, response shaping) — against the same lookup as a raw `pg` query, on
@@ -16,9 +18,9 @@
  */
 import { sql } from 'kysely';
 import pg from 'pg';
-import { stringify as toYaml } from 'yaml';
 import { renderManifest, type RenderContext } from '../functions/scaling/render.js';
 import type { PolicySpecDto } from '../functions/scaling/schemas.js';
+import { toYaml } from '../functions/scaling/yaml.js';
 import { startTestApp } from '../test/app.js';
 import { compare, type BenchResult } from './stats.js';
 

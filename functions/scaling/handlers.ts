@@ -1,5 +1,4 @@
 /** HTTP handlers of the scaling service: validate (schemas), call the service, shape the response. */
-import { stringify as toYaml } from 'yaml';
 import { z } from '../../shared/http/openapi.js';
 import { ApiError, invalid, notFound } from '../../shared/errors.js';
 import { decodeKeyset, keysetOf } from '../../shared/http/keyset.js';
@@ -10,6 +9,7 @@ import type { TenantRef } from '../../shared/sql/service-db.js';
 import { serviceRetired, type CatalogApi } from '../catalog/api.js';
 import type { DeploymentSource } from './api.js';
 import { renderManifest } from './render.js';
+import { toYaml } from './yaml.js';
 import * as schemas from './schemas.js';
 import { deletePolicy, putPolicy, recordEvent, requireLive, toEventDto, toPolicyDto, toVersionDto } from './service.js';
 import { SCALING_SQL } from './sql.js';
