@@ -14,7 +14,6 @@ type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]:
 const PLAIN = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
 const RESERVED = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL)$/;
 // Allowed in JSON strings but not raw in a YAML stream (DEL, C1 controls, BOM) or read as line breaks.
-// eslint-disable-next-line no-control-regex -- these characters are the point
 const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
 function scalar(s: string): string {
