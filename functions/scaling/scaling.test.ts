@@ -170,6 +170,21 @@ describe('scaling policies', () => {
   });
 });
 
+describe('read on evaluation', () => {
+  it('is one probe of the primary key, newest version first, with a limit of one', async () => {
+    const db = t.kernel.sql.forPlacement({ model: 'pooled' });
+    const { selectLatest } = await import('./store.js');
+    const q = selectLatest(db.withSchema('scaling') as never, 'scale-a', a.environmentId, a.serviceId).compile();
+    // The tables are tiny here, so the planner is told to avoid sequential scans: what is left shows the index serves the read.
+    const plan = await db.transaction().execute(async (trx) => {
+      await sql`set local enable_seqscan = off`.execute(trx);
+      return (await trx.executeQuery({ ...q, sql: `explain ${q.sql}` })).rows.map((r) => Object.values(r as object)[0] as string);
+    });
+    expect(plan.join('\n'), plan.join('\n')).toMatch(/^Limit[\s\S]*Index Scan Backward using policy_versions_pk on policy_versions/);
+    expect(plan.join('\n')).not.toMatch(/Sort/);
+  });
+});
+
 describe('scaling events', () => {
   it('appends events with the policy version and deployment in force, and lists them by time range, page by page', async () => {
     const E = `${A}/scaling-events`;
