@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { benchColdImport, benchPointRead } from './pipeline.js';
 import { benchInventory } from './inventory.js';
 import { benchConfiguration } from './configuration.js';
+import { benchPolicyRead, benchRender } from './scaling.js';
 import { report, type BenchResult } from './stats.js';
 
 if (process.env.BENCH_DATABASE_URL) process.env.TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
@@ -18,6 +19,7 @@ const results: BenchResult[] = [];
 if (want('pipeline')) results.push(...(await benchPointRead()));
 if (want('inventory')) results.push(...(await benchInventory()));
 if (want('configuration')) results.push(...(await benchConfiguration()));
+if (want('scaling')) results.push(...(await benchRender()), ...(await benchPolicyRead()));
 if (want('cold')) {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   results.push(...(await benchColdImport()));

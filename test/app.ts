@@ -30,7 +30,7 @@ import { migrateAll, type ServiceMigrations } from '../shared/sql/migrator.js';
 import { startTestDatabase, type TestDatabase } from './database.js';
 import { ensureLocalCert } from '../emulator/certs.js';
 import { startKeyVaultServer, type KeyVaultServer } from '../emulator/keyvault/server.js';
-import { Contract } from './contract.js';
+import { Contract, parseBody } from './contract.js';
 import { startInProcessDurable, TestRegistrar, type InProcessDurable } from './durable.js';
 import { durableClientInput } from '../shared/registrar.js';
 
@@ -49,7 +49,10 @@ export interface CallOptions {
 export interface CallResult {
   status: number;
   headers: Headers;
+  /** The body parsed as its Content-Type says (JSON, or YAML for `application/yaml`). */
   body: any;
+  /** The body as sent. */
+  text?: string | undefined;
 }
 
 export interface TestApp {
@@ -209,7 +212,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
           `${problems.map((p) => `  - ${p}`).join('\n')}\n  body: ${(text ?? '').slice(0, 1000)}`,
       );
     }
-    return { status: answer.status, headers: answer.headers, body: text ? JSON.parse(text) : undefined };
+    const type = (answer.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    return { status: answer.status, headers: answer.headers, body: text ? parseBody(type, text) : undefined, text };
   };
 
   // The document as GET /api/openapi.json serves it (not through `call`), fetched again when a

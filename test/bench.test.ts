@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { benchInventory } from '../bench/inventory.js';
 import { benchConfiguration } from '../bench/configuration.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
+import { benchPolicyRead, benchRender } from '../bench/scaling.js';
 import type { BenchResult } from '../bench/stats.js';
 import { buildApp } from '../scripts/build.js';
 
@@ -49,6 +50,11 @@ describe('benchmarks at a tiny size', () => {
 
   it('configuration: the sync read (304) and a 500-setting version, through the pipeline and as raw SQL', async () => {
     expectMeasured(await benchConfiguration({ iterations: 3, warmup: 1, writes: 3 }), 2);
+  });
+
+  it('scaling: renders for every target, reads the policy through the pipeline and as raw pg', async () => {
+    expectMeasured(await benchRender({ iterations: 2, warmup: 1, batch: 2 }), 4);
+    expectMeasured(await benchPolicyRead({ services: 3, iterations: 2, warmup: 1 }), 1);
   });
 
   it('cold: imports a fresh build of the app and a one-function app in new processes', async () => {

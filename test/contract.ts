@@ -9,6 +9,7 @@
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import * as ajvFormats from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
 
 /** The base URI the document is registered under, so `#/components/…` references resolve. */
 const DOC_ID = 'https://contract.invalid/openapi.json';
@@ -139,9 +140,9 @@ export class Contract {
     if (!media.schema) return problems;
     let body: unknown;
     try {
-      body = JSON.parse(answer.text!);
+      body = parseBody(type, answer.text!);
     } catch {
-      return [...problems, 'the body is not JSON'];
+      return [...problems, `the body is not ${type}`];
     }
     const vkey = `${operationId} ${key} ${type}`;
     let validate = this.validators.get(vkey);
@@ -149,4 +150,9 @@ export class Contract {
     if (!validate(body)) problems.push(`the body does not match the documented schema: ${describeErrors(validate.errors)}`);
     return problems;
   }
+}
+
+/** A body as its media type says: YAML (`application/yaml`), otherwise JSON. */
+export function parseBody(type: string, text: string): unknown {
+  return type === 'application/yaml' ? parseYaml(text) : JSON.parse(text);
 }

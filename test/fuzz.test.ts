@@ -133,6 +133,8 @@ interface Fixture {
   services: string[];
   /** Secret bindings: live, live, deleted. */
   bindings: string[];
+  /** Scaling events of services[0]. */
+  events: string[];
   /** skipTokens of real pages, by the list's path (without the query). */
   cursors: Map<string, string[]>;
 }
@@ -174,18 +176,28 @@ async function createFixture(tenant: string): Promise<Fixture> {
   const v1 = await must('PUT', cfg, { body: { settings: { logLevel: 'info', upstream: services[1], db: { password: { secretRef: 'sb-0' } } } } });
   await must('PUT', cfg, { body: { settings: { logLevel: 'debug', db: { password: { secretRef: 'sb-0' } } } }, headers: { 'if-match': v1.headers.get('etag')! } });
   for (const consumer of ['agent-1', 'agent-2']) await must('GET', `${cfg}?consumer=${consumer}`);
+  // services[0] has a scaling policy in two versions and scaling events.
+  const svc0 = `tenants/${tenant}/environments/${envs[0]}/services/${services[0]}`;
+  const policy = { minReplicas: 1, maxReplicas: 10, triggers: [{ type: 'cpu', name: 'cpu', targetUtilization: 60 }] };
+  const p1 = await must('PUT', `${svc0}/scaling-policy`, { body: policy });
+  await must('PUT', `${svc0}/scaling-policy`, { body: { ...policy, maxReplicas: 8 }, headers: { 'if-match': p1.headers.get('etag')! } });
+  const events: string[] = [];
+  for (const to of [2, 3]) {
+    const e = await must('POST', `${svc0}/scaling-events`, { body: { at: new Date(Date.now() - 60_000).toISOString(), fromReplicas: to - 1, toReplicas: to, trigger: 'cpu', source: 'hpa' } });
+    events.push(e.body.id as string);
+  }
   const cursors = new Map<string, string[]>();
-  const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `tenants/${tenant}/secret-bindings`, `${cfg}/versions`, `${cfg}/consumers`];
+  const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `tenants/${tenant}/secret-bindings`, `${cfg}/versions`, `${cfg}/consumers`, `${svc0}/scaling-policy/versions`, `${svc0}/scaling-events`];
   for (const list of lists) {
     for (const q of ['maxpagesize=1', 'maxpagesize=1&status=all&createdAfter=2000-01-01T00:00:00Z']) {
-      if (list.endsWith('members') || list === 'tenants' || list.startsWith(cfg)) if (q.includes('created')) continue;
+      if (list.endsWith('members') || list === 'tenants' || list.startsWith(cfg) || list.startsWith(svc0)) if (q.includes('created')) continue;
       // Deleted secret bindings are gone from lists: they have no status filter.
       const page = await must('GET', `${list}?${list.endsWith('secret-bindings') ? q.replace('&status=all', '') : q}`);
       const next = page.body.nextLink as string | undefined;
       if (next) cursors.set(list, [...(cursors.get(list) ?? []), new URL(next).searchParams.get('skipToken') ?? '']);
     }
   }
-  return { tenant, admin, reader, envs, services, bindings, cursors };
+  return { tenant, admin, reader, envs, services, bindings, events, cursors };
 }
 
 // ---- Hostile values ------------------------------------------------------------------------------
@@ -406,9 +418,11 @@ function pathValue(name: string, g: fc.GeneratorValue, f: Fixture, notes: string
     case 'serviceId':
       return pick(g, ...fx.services);
     case 'version':
-      return pick(g, '1', '2', '3');
+      return pick(g, '1', '2', '3', '0', '01', '2147483648');
     case 'bindingId':
       return pick(g, ...fx.bindings);
+    case 'eventId':
+      return pick(g, ...fx.events);
     case 'principalId':
       return encode(pick(g, fx.admin, fx.reader, `${fx.tenant}-operator`, 'new-member', 'a@b.c', 'x:y', 'A'.repeat(128), ...(mutate ? ['A'.repeat(129), '...'] : [])));
     default:

@@ -125,8 +125,14 @@ export const SecretBindingsFact = z
   })
   .openapi('SecretBindingsFact', { description: 'Secret binding versions — references only, never values (SecretBindingService)' });
 export const ScalingFact = z
-  .object({ policyId: z.string(), version: z.number().int(), minReplicas: z.number().int(), maxReplicas: z.number().int() })
-  .openapi('ScalingFact', { description: 'Scaling policy version (RuntimeScalingService)' });
+  .object({
+    policyId: z.string(),
+    version: z.number().int(),
+    minReplicas: z.number().int(),
+    maxReplicas: z.number().int(),
+    pausedUntil: instant.nullable().openapi({ description: 'When the pause in force ends; null when none is' }),
+  })
+  .openapi('ScalingFact', { description: 'Scaling policy in force: version, replica bounds, pause (RuntimeScalingService)' });
 export const HealthFact = z
   .object({ status: z.string(), checkedAt: instant, message: z.string().optional() })
   .openapi('HealthFact', { description: 'Latest health result (RuntimeHealthService)' });

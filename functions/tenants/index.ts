@@ -28,7 +28,6 @@ export const tenants = defineService({
   quotas: {
     requestsPerMinute: { default: 6000, max: 1_000_000, description: 'Requests per minute, per instance (HTTP 429 beyond)' },
     maxDeploymentsPerDay: { default: 500, max: 1_000_000, description: 'Deployments created per day' },
-    maxReplicasPerService: { default: 50, max: 10_000, description: "Highest maxReplicas of a service's scaling policy" },
   },
   needs: [],
   create: async ({ kernel, app }) => (await import('./api.js')).createTenants(kernel, app.quotas),

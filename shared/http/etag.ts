@@ -56,3 +56,14 @@ export function checkAbsent(ifNoneMatch: EtagCondition | undefined, current: str
     throw preconditionFailed(ifNoneMatch === '*' ? 'The resource already exists.' : 'The resource matches If-None-Match.');
   }
 }
+
+/**
+ * True when a GET's `If-None-Match` header names `etag` (or is `*`): the client's copy is current
+ * and the answer is 304. RFC 9110 §13.1.2 compares weakly here, so `W/"x"` matches `"x"`.
+ */
+export function notModified(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  if (header.trim() === '*') return true;
+  for (const m of header.matchAll(/(?:W\/)?"([\x21\x23-\x7e\x80-\uffff]*)"/g)) if (m[1] === etag) return true;
+  return false;
+}

@@ -28,19 +28,19 @@ export function isStorableInstant(ms: number): boolean {
   return ms >= MIN_INSTANT && ms <= MAX_INSTANT;
 }
 
-/** An ISO 8601 instant with an offset, within the years 0001-9999 once the offset is applied. */
-function instantParam(description: string) {
+/** A query parameter holding an ISO 8601 instant with an offset, within the years 0001-9999 once the offset is applied. */
+export function instantParam(description: string) {
   return z.iso
     .datetime({ offset: true })
     .refine((s) => isStorableInstant(Date.parse(s)), { message: 'Instants must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z' })
     .optional()
-    .openapi({ description: `${description} (ISO 8601, between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z); switches the order to creation time` });
+    .openapi({ description: `${description} (ISO 8601, between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z)` });
 }
 
 /** Query parameters of a creation-time range: `[createdAfter, createdBefore)`. */
 export const createdRangeQuery = {
-  createdAfter: instantParam('Only items created at or after this instant'),
-  createdBefore: instantParam('Only items created before this instant'),
+  createdAfter: instantParam('Only items created at or after this instant; switches the order to creation time'),
+  createdBefore: instantParam('Only items created before this instant; switches the order to creation time'),
 };
 
 /** A validated range and the order it implies. */

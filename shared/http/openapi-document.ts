@@ -15,7 +15,7 @@
  * | `body` | 400, 411, 413, 415 |
  * | `idempotent` | 400, 409 `RepeatabilityConflict`; the `Repeatability-Request-ID` header |
  * | PUT, PATCH, DELETE, or a declared 412 | 412; the `If-Match` header |
- * | a declared 304 (a conditional GET) | the `If-None-Match` header; `ETag` on the 304 |
+ * | GET whose 200 has an `etag`, or a declared 304 | 304; the `If-None-Match` header; `ETag` on the 304 |
  *
  * Each error answer carries the `ErrorResponse` schema and `x-ms-error-code`; 401 carries
  * `WWW-Authenticate`, 429 and 503 `Retry-After`. Successful answers carry `ETag` when their schema
@@ -38,6 +38,12 @@ export interface ErrorReason {
 /** True when the route honours `If-Match` (a write of an existing resource). */
 export function isConditional(method: HttpMethod, def: Pick<RouteImpl, 'responses'>): boolean {
   return method === 'PUT' || method === 'PATCH' || method === 'DELETE' || 412 in def.responses;
+}
+
+/** True when the route answers 304 to a matching `If-None-Match` (a GET of a resource with an ETag). */
+export function isCacheable(method: HttpMethod, def: Pick<RouteImpl, 'responses'>): boolean {
+  const schema = def.responses[200]?.schema;
+  return method === 'GET' && schema instanceof z.ZodObject && 'etag' in schema.shape;
 }
 
 /** The error answers the kernel gives for a route, derived from its declaration. */
@@ -96,10 +102,13 @@ function successHeaders(method: HttpMethod, status: number, schema: z.ZodType | 
 
 type Response = { description: string; headers: Record<string, { $ref: string }>; content?: Record<string, { schema: z.ZodType }> };
 
+const NOT_MODIFIED = 'Not modified: `If-None-Match` names the current ETag; no body';
+
 /** Every answer of the operation: the route's own, and the kernel's errors (see the table above). */
 function responsesOf(o: OpenApi, method: HttpMethod, def: RouteImpl): Record<string, Response> {
   const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
   const declared = new Map(Object.entries(def.responses).map(([s, r]) => [Number(s), r]));
+  if (isCacheable(method, def) && !declared.has(304)) declared.set(304, { description: NOT_MODIFIED });
   const reasons = new Map<number, string[]>();
   for (const { status, code, why } of kernelErrors(method, def)) {
     const own = declared.get(status)?.description;
@@ -113,10 +122,11 @@ function responsesOf(o: OpenApi, method: HttpMethod, def: RouteImpl): Record<str
     const own = declared.get(status);
     if (status < 400) {
       const schema = own?.schema;
+      const types = own?.mediaTypes ?? ['application/json'];
       out[status] = {
         description: own?.description ?? '',
-        headers: o.headers(successHeaders(method, status, schema, def)),
-        ...(schema ? { content: json(schema) } : {}),
+        headers: o.headers(status === 304 ? ['x-ms-request-id', 'ETag'] : successHeaders(method, status, schema, def)),
+        ...(schema ? { content: Object.fromEntries(types.map((t) => [t, { schema }])) } : {}),
       };
       continue;
     }
@@ -136,7 +146,7 @@ export function documentRoute(o: OpenApi, name: string, method: HttpMethod, path
   const query = z.object({ ...(def.query?.shape ?? {}), ...(def.paged ? pageQuery(maxPageSize) : {}) });
   const headers = [
     ...(isConditional(method, def) ? [o.parameters.ifMatch] : []),
-    ...(304 in def.responses ? [o.parameters.ifNoneMatch] : []),
+    ...(isCacheable(method, def) || 304 in def.responses ? [o.parameters.ifNoneMatch] : []),
     ...(def.idempotent ? [o.parameters.repeatabilityRequestId] : []),
   ];
   if (def.body) o.examples.set(name, { schema: def.body.schema, example: def.body.example });

@@ -9,7 +9,7 @@ import type { Transaction } from 'kysely';
 import type { Authenticator } from '../auth/authenticate.js';
 import type { ServiceDb, SqlDatabases, SqlScope } from '../sql/database.js';
 import { AccessControl, type Access } from './access.js';
-import { parseEtagCondition } from './etag.js';
+import { notModified, parseEtagCondition } from './etag.js';
 import { fingerprint, findRecord, repeatabilityId, replayOf, runOnce } from './idempotency.js';
 import { querySchema, readInput, type Input } from './input.js';
 import type { OpenApi } from './openapi.js';
@@ -62,6 +62,15 @@ export class HttpRoutes {
   }
 
   private async run(name: string, method: HttpMethod, def: RouteImpl, query: ObjectSchema, request: HttpRequest, invocation: InvocationContext): Promise<Reply> {
+    const reply = await this.answer(name, method, def, query, request, invocation);
+    // A GET whose client already holds the current representation gets 304 and no body.
+    if (method === 'GET' && reply.status === 200 && reply.etag !== undefined && notModified(request.headers.get('if-none-match'), reply.etag)) {
+      return { status: 304, etag: reply.etag, ...(reply.headers ? { headers: reply.headers } : {}) };
+    }
+    return reply;
+  }
+
+  private async answer(name: string, method: HttpMethod, def: RouteImpl, query: ObjectSchema, request: HttpRequest, invocation: InvocationContext): Promise<Reply> {
     const access = await this.access.check(request, method, def.access);
     const input = await readInput(request, def, query, this.kernel.http.maxBodyBytes);
     const requestId = def.idempotent ? repeatabilityId(request) : undefined;

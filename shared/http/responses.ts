@@ -33,6 +33,7 @@ export function errorStatuses(tables: readonly { owner: string; table: Readonly<
 export function toResponse(reply: Reply, invocation: InvocationContext): HttpResponseInit {
   const headers: Record<string, string> = { 'x-ms-request-id': invocation.invocationId, ...reply.headers };
   if (reply.etag) headers.ETag = etagHeader(reply.etag);
+  if (reply.raw) return { status: reply.status, headers: { ...headers, 'Content-Type': `${reply.raw.contentType}; charset=utf-8` }, body: reply.raw.text };
   if (reply.body === undefined) return { status: reply.status, headers };
   headers['Content-Type'] = 'application/json; charset=utf-8';
   return { status: reply.status, headers, body: JSON.stringify(reply.body) };

@@ -63,6 +63,8 @@ export type RouteAccess =
 export interface Reply {
   status: number;
   body?: unknown;
+  /** A body the handler serialized itself, in a media type it negotiated (sent instead of `body` as JSON). */
+  raw?: { contentType: string; text: string };
   etag?: string;
   headers?: Record<string, string>;
 }
@@ -119,7 +121,8 @@ export interface RouteSpec<P extends ObjectSchema, Q extends ObjectSchema, B ext
   /** Adds `maxpagesize` and `skipToken` to the query. */
   paged?: boolean;
   body?: { schema: B; example: z.input<B>; contentType?: string };
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** `mediaTypes`: what a success can be sent as (default `application/json`), each with `schema`. */
+  responses: Record<number, { description: string; schema?: z.ZodType; mediaTypes?: readonly string[] }>;
   /** Enables `Repeatability-Request-ID`: the create runs in `svc`'s transaction with its record. */
   idempotent?: ServiceDb<unknown>;
   /**
