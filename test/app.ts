@@ -44,6 +44,8 @@ export interface CallResult {
   status: number;
   headers: Headers;
   body: any;
+  /** The bytes of a streamed (binary) answer; `body` is then undefined. */
+  bytes?: Buffer;
 }
 
 export interface TestApp {
@@ -170,7 +172,14 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       logHandler: (level, ...args) => (level === 'error' ? console.error(...args) : undefined),
     });
     const res = await match.handler(request, context);
-    const text = typeof res.body === 'string' ? res.body : undefined;
+    // A streamed answer (a download) is read whole here; the contract sees its bytes as text.
+    let bytes: Buffer | undefined;
+    if (res.body && typeof res.body === 'object' && Symbol.asyncIterator in res.body) {
+      const chunks: Buffer[] = [];
+      for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+      bytes = Buffer.concat(chunks);
+    }
+    const text = typeof res.body === 'string' ? res.body : bytes?.toString('latin1');
     const answer = { status: res.status ?? 200, headers: new Headers(res.headers), text };
     const problems = opts.contract === false ? [] : (await contract()).check(match.name, answer);
     if (problems.length > 0) {
@@ -179,6 +188,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
           `${problems.map((p) => `  - ${p}`).join('\n')}\n  body: ${(text ?? '').slice(0, 1000)}`,
       );
     }
+    if (bytes) return { status: answer.status, headers: answer.headers, body: undefined, bytes };
     return { status: answer.status, headers: answer.headers, body: text ? JSON.parse(text) : undefined };
   };
 
