@@ -12,6 +12,7 @@ let t: TestApp;
 let root: string;
 let envId: string;
 let svcId: string;
+let depId: string;
 
 // The app's own body limit (1 MiB by default), not a small one: a small limit would answer 413 to
 // the large cases below before the parser and the schemas ever saw them.
@@ -23,6 +24,9 @@ beforeAll(async () => {
   envId = env.body.id;
   const svc = await t.call('POST', `tenants/victim/environments/${envId}/services`, { token: root, body: { name: 'api', owner: 'team-a' } });
   svcId = svc.body.id;
+  const image = `contoso.azurecr.io/api@sha256:${'a'.repeat(64)}`;
+  const dep = await t.call('POST', `tenants/victim/environments/${envId}/deployments`, { token: root, body: { serviceId: svcId, image } });
+  depId = dep.body.id;
 });
 afterAll(() => t?.close());
 
@@ -41,7 +45,7 @@ function expectClientError(r: CallResult, what: string): void {
 const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 /** The path of a route with real ids where it has them (so a request gets past the existence checks). */
 const realPathOf = (route: string) =>
-  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace('{deploymentId}', depId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 const cursor = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64url');
 
 describe('bad input', () => {

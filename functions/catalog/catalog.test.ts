@@ -249,45 +249,48 @@ describe('listing services', () => {
 });
 
 describe('fact sheet', () => {
-  it('shows no part before its owning service is wired in (none are yet), and fakes none', async () => {
+  it('shows no part before its owning service is wired in, and fakes none', async () => {
     const s = await register('tenant-a', envA, olga, svc('facts'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
     expect(f.body).toEqual({
       service: s.body,
-      parts: {},
-      available: [],
-      missing: ['deployment', 'configuration', 'secretBindings', 'scaling', 'health', 'drift'],
+      // Deployments is wired in and has nothing for a new service yet.
+      parts: { deployment: null },
+      available: ['deployment'],
+      missing: ['configuration', 'secretBindings', 'scaling', 'health', 'drift'],
       failed: [],
       asOf: clock.toISOString(),
     });
   });
 
   it('assembles the parts providers answer, drops unknown fields, and reports failed parts', async () => {
-    // Test providers standing in for services that do not exist yet; the app itself registers none.
+    // Test providers standing in for services that are not part of the app yet.
     const api = t.instance<CatalogInstance>('catalog').api;
     const seen: string[] = [];
-    api.addFactProvider('deployment', 'deployments', async (tenant, service) => {
+    api.addFactProvider('configuration', 'configuration', async (tenant, service) => {
       seen.push(`${tenant.tenantId}/${service.serviceId}/${service.environmentId}`);
-      return { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z', secretValue: 'hunter2' } as never;
+      return { version: 3, updatedAt: '2026-02-01T00:00:00.000Z', secretValue: 'hunter2' } as never;
     });
-    api.addFactProvider('configuration', 'configuration', async () => null);
+    api.addFactProvider('drift', 'drift', async () => null);
     api.addFactProvider('scaling', 'scaling', async () => ({ policyId: 'p1' }) as never);
     api.addFactProvider('health', 'health', async () => {
       throw new Error('database on fire');
     });
     expect(() => api.addFactProvider('health', 'other', async () => null)).toThrow(/already registered/);
+    expect(() => api.addFactProvider('deployment', 'other', async () => null)).toThrow(/already registered/);
 
     const s = await register('tenant-a', envA, olga, svc('facts-2'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
     expect(seen).toEqual([`tenant-a/${s.body.id}/${envA}`]);
     expect(f.body.parts).toEqual({
-      deployment: { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z' },
-      configuration: null,
+      deployment: null,
+      configuration: { version: 3, updatedAt: '2026-02-01T00:00:00.000Z' },
+      drift: null,
     });
-    expect(f.body.available).toEqual(['deployment', 'configuration']);
-    expect(f.body.missing).toEqual(['secretBindings', 'drift']);
+    expect(f.body.available).toEqual(['deployment', 'configuration', 'drift']);
+    expect(f.body.missing).toEqual(['secretBindings']);
     expect(f.body.failed).toEqual([
       { part: 'scaling', message: 'scaling answered in an unexpected shape.' },
       { part: 'health', message: 'health did not answer.' },

@@ -112,7 +112,7 @@ async function stage(blob: BlockBlobClient, body: BodyStream, length: number): P
     );
     pending.add(p);
     while (pending.size >= IN_FLIGHT) await Promise.race(pending);
-    if (failure) throw failure;
+    if (failure) throw unavailable(failure);
   };
   for await (const piece of toAsyncIterable(body)) {
     let off = 0;
@@ -128,7 +128,7 @@ async function stage(blob: BlockBlobClient, body: BodyStream, length: number): P
   }
   await flush();
   await Promise.all(pending);
-  if (failure) throw failure;
+  if (failure) throw unavailable(failure);
   if (received !== length) throw new ShortBodyError(length, received);
   return ids;
 }

@@ -8,6 +8,19 @@
  * `<tenantId>/<deploymentId>/…`, 90 days hot then cool; "Container images" — ACR, consumed.
  *
  * <!-- functions:deployments -->
+ *   POST   /api/tenants/{tenantId}/environments/{environmentId}/deployments                                               deploymentCreate            tenant operator
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments                                               deploymentList              tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}                                deploymentGet               tenant reader
+ *   POST   /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/transitions                    deploymentTransition        tenant operator
+ *   POST   /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/rollback                       deploymentRollback          tenant operator
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/services/{serviceId}/rollback-targets                     deploymentRollbackTargets   tenant reader
+ *   PUT    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/steps/{step}/log               deploymentStepLogWrite      tenant operator
+ *   POST   /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/steps/{step}/log               deploymentStepLogAppend     tenant operator
+ *   PUT    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/artifacts/{artifactName}       deploymentArtifactUpload    tenant operator
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/artifacts                      deploymentArtifactList      tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/artifacts/{artifactName}       deploymentArtifactDownload  tenant reader
+ *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/artifacts/{artifactName}/link  deploymentArtifactLink      tenant reader
+ *   timer  0 15 3 * * *                                                                                                   deploymentRetention
  * <!-- /functions -->
  *
  * Rules and decisions, and why: docs/services.md.
