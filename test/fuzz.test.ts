@@ -22,6 +22,8 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, type AzuriteServer } from '../emulator/azurite.js';
 import { MAX_JSON_DEPTH } from '../shared/http/input.js';
 import type { RegisteredRoute } from '../shared/http/route.js';
 import { startTestApp, type CallOptions, type CallResult, type TestApp } from './app.js';
@@ -47,6 +49,7 @@ function intEnv(name: string, fallback: number): number {
 }
 
 let t: TestApp;
+let azurite: AzuriteServer;
 let root: string;
 let maxBodyBytes: number;
 let doc: OpenApiDoc;
@@ -56,7 +59,10 @@ let other: Fixture;
 const stats = new Map<string, { requests: number; byStatus: Map<number, number>; snapshots: number; ms: number }>();
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // Blob storage for the routes that stream artifacts (a well-formed upload must succeed, not 503).
+  azurite = await startAzurite({ blobPort: 0, queuePort: 0, tablePort: 0 });
+  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('deployment-artifacts').createIfNotExists();
+  t = await startTestApp({ env: { STORAGE_CONNECTION_STRING: azurite.connectionString } });
   root = await t.token('platform-admin', { admin: true });
   maxBodyBytes = t.kernel.settings.http.maxBodyBytes;
   // Every route's implementation is loaded, so the document describes them all.
@@ -73,6 +79,7 @@ afterAll(async () => {
     console.log(`fuzz: seed ${SEED}, ${RUNS} runs per route, ${total} requests\n${rows.join('\n')}`);
   }
   await t?.close();
+  await azurite?.stop();
 });
 
 // ---- The routes' own description ---------------------------------------------------------------
@@ -131,6 +138,8 @@ interface Fixture {
   envs: string[];
   /** In envs[0]: live, live, retired. */
   services: string[];
+  /** Of services[0]: pending, succeeded (with an artifact `manifest.yaml` and a log `apply.log`), cancelled. */
+  deployments: string[];
   /** skipTokens of real pages, by the list's path (without the query). */
   cursors: Map<string, string[]>;
 }
@@ -158,9 +167,19 @@ async function createFixture(tenant: string): Promise<Fixture> {
     const s = await must('POST', `tenants/${tenant}/environments/${envs[0]}/services`, { body: { name: `svc-${i}`, owner: 'team-a', labels } });
     services.push(s.body.id as string);
   }
+  const deployments: string[] = [];
+  const deploymentsPath = `tenants/${tenant}/environments/${envs[0]}/deployments`;
+  for (const to of [[], ['in_progress', 'succeeded'], ['cancelled']]) {
+    const d = await must('POST', deploymentsPath, { body: { serviceId: services[0], image: `contoso.azurecr.io/svc@sha256:${'0'.repeat(63)}${deployments.length}` } });
+    for (const step of to) await must('POST', `${deploymentsPath}/${d.body.id}/transitions`, { body: { to: step } });
+    deployments.push(d.body.id as string);
+  }
+  const raw = (body: string) => ({ rawBody: body, headers: { 'content-type': 'text/plain' } });
+  await must('PUT', `${deploymentsPath}/${deployments[1]}/artifacts/manifest.yaml`, raw('kind: Deployment\n'));
+  await must('PUT', `${deploymentsPath}/${deployments[1]}/steps/apply/log`, raw('applied\n'));
   await must('POST', `tenants/${tenant}/environments/${envs[0]}/services/${services[2]}/retire`);
   const cursors = new Map<string, string[]>();
-  for (const list of ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`]) {
+  for (const list of ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, deploymentsPath]) {
     for (const q of ['maxpagesize=1', 'maxpagesize=1&status=all&createdAfter=2000-01-01T00:00:00Z']) {
       if (list.endsWith('members') || list === 'tenants') if (q.includes('created')) continue;
       const page = await must('GET', `${list}?${q}`);
@@ -168,7 +187,7 @@ async function createFixture(tenant: string): Promise<Fixture> {
       if (next) cursors.set(list, [...(cursors.get(list) ?? []), new URL(next).searchParams.get('skipToken') ?? '']);
     }
   }
-  return { tenant, admin, reader, envs, services, cursors };
+  return { tenant, admin, reader, envs, services, deployments, cursors };
 }
 
 // ---- Hostile values ------------------------------------------------------------------------------
@@ -388,6 +407,12 @@ function pathValue(name: string, g: fc.GeneratorValue, f: Fixture, notes: string
       return serviceRoute ? fx.envs[0]! : pick(g, ...fx.envs);
     case 'serviceId':
       return pick(g, ...fx.services);
+    case 'deploymentId':
+      return pick(g, ...fx.deployments);
+    case 'artifactName':
+      return pick(g, 'manifest.yaml', 'apply.log', 'new-artifact.txt');
+    case 'step':
+      return pick(g, 'apply', 'build');
     case 'principalId':
       return encode(pick(g, fx.admin, fx.reader, `${fx.tenant}-operator`, 'new-member', 'a@b.c', 'x:y', 'A'.repeat(128), ...(mutate ? ['A'.repeat(129), '...'] : [])));
     default:
@@ -673,7 +698,7 @@ function requestFor(r: RegisteredRoute, g: fc.GeneratorValue, f: Fixture, tokens
   const plan = planFor(g, applicable);
   const notes: string[] = [];
   const mutatedParam = plan.has('path') ? pick(g, ...params) : undefined;
-  const serviceRoute = params.includes('serviceId');
+  const serviceRoute = params.includes('serviceId') || params.includes('deploymentId');
   const list = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, [], false, serviceRoute));
   const path = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, notes, name === mutatedParam, serviceRoute));
   const query = queryFor(op, g, f, list, notes, plan);

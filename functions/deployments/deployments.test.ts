@@ -418,6 +418,16 @@ describe('artifacts and logs in Blob storage', () => {
     const after = [];
     for await (const b of container.listBlobsFlat({ prefix: `${e.tenant}/${dep}/` })) after.push(b.name);
     expect(after).toHaveLength(2);
+    // Conditional writes: If-None-Match: * only creates, If-Match names the version read.
+    const cond = (headers: Record<string, string>) =>
+      t.call('PUT', `${e.base}/${dep}/artifacts/manifest.yaml`, { token: e.token, rawBody: 'v3', headers: { 'content-type': 'text/plain', ...headers } });
+    expectApiError(await cond({ 'if-none-match': '*' }), 412, 'PreconditionFailed');
+    expectApiError(await cond({ 'if-match': '"stale.2"' }), 412, 'PreconditionFailed');
+    const current = (await t.call('GET', `${e.base}/${dep}/artifacts`, { token: e.token })).body.value.find((a: { name: string }) => a.name === 'manifest.yaml');
+    const ok = await cond({ 'if-match': `"${current.etag}"` });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('etag')).toBe(`"${ok.body.etag}"`);
+    expect(ok.body.etag).not.toBe(current.etag);
   });
 
   it('writes and appends step logs; the step is running until told otherwise', async () => {

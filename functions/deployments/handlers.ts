@@ -1,6 +1,7 @@
 /** HTTP handlers of the deployments service: validate (schemas), call the service, shape the response. */
 import type { z } from 'zod';
-import { invalid, notFound } from '../../shared/errors.js';
+import { invalid, isUnavailableError, notFound } from '../../shared/errors.js';
+import { checkAbsent, checkEtag, concurrentlyChanged } from '../../shared/http/etag.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
 import { createdRange } from '../../shared/http/keyset.js';
 import { z as zod } from '../../shared/http/openapi.js';
@@ -34,8 +35,20 @@ const Cursor = zod.object({ c: zod.iso.datetime(), i: zod.string().max(64) });
 
 const STREAM = { mediaTypes: schemas.ARTIFACT_MEDIA, maxBytes: MAX_UPLOAD_BYTES, example: 'step 1/3: pulling image\n' };
 
+/** An artifact's version: its blob (new on every whole upload) and size (grows on every append). */
+const artifactEtag = (r: Pick<store.ArtifactRow, 'blob_name' | 'bytes'> | undefined) => (r ? `${r.blob_name.split('/').at(-1)}.${Number(r.bytes)}` : undefined);
+
 function toArtifactDto(r: store.ArtifactRow): schemas.ArtifactDto {
-  return { name: r.name, kind: r.kind, step: r.step, contentType: r.content_type, bytes: Number(r.bytes), createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() };
+  return {
+    name: r.name,
+    kind: r.kind,
+    step: r.step,
+    contentType: r.content_type,
+    bytes: Number(r.bytes),
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    etag: artifactEtag(r)!,
+  };
 }
 const toStepDto = (s: store.StepRow) => ({ name: s.name, status: s.status, message: s.message, startedAt: s.started_at.toISOString(), updatedAt: s.updated_at.toISOString() });
 
@@ -249,6 +262,15 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
 
   /** Writes a whole blob, then points the artifact row at it (and drops the blob it replaced). */
   const writeArtifact = async (ctx: DeploymentCtx, dep: store.DeploymentRow, name: string, kind: store.ArtifactKind, step: string | null, after: (trx: store.Tx, at: Date) => Promise<unknown>) => {
+    const conditional = ctx.ifMatch !== undefined || ctx.ifNoneMatch !== undefined;
+    let seen: string | undefined;
+    if (conditional) {
+      // Checked before the bytes are read, and again under the row's lock before the switch.
+      const [current] = await ctx.read(DEPLOYMENTS_SQL, (db) => store.selectArtifact(db, dep.tenant_id, dep.id, name));
+      seen = artifactEtag(current);
+      checkEtag(ctx.ifMatch, seen);
+      checkAbsent(ctx.ifNoneMatch, seen);
+    }
     const at = now();
     const blobName = newBlobName(dep.tenant_id, dep.id, name, at);
     const length = lengthOf(ctx);
@@ -257,7 +279,10 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
     let previous: string | undefined;
     try {
       const row = await ctx.tx(DEPLOYMENTS_SQL, async (trx) => {
-        previous = (await store.getArtifact(trx, dep.tenant_id, dep.id, name))?.blob_name;
+        await store.lockArtifact(trx, dep.tenant_id, dep.id, name);
+        const current = await store.getArtifact(trx, dep.tenant_id, dep.id, name);
+        if (conditional && artifactEtag(current) !== seen) throw concurrentlyChanged('artifact');
+        previous = current?.blob_name;
         const r = await store.upsertArtifact(trx, {
           tenant_id: dep.tenant_id,
           deployment_id: dep.id,
@@ -284,7 +309,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
 
   /** Marks a step failed because its log could not be written, then rethrows. */
   const stepFailed = async (ctx: DeploymentCtx, dep: store.DeploymentRow, step: string, e: unknown): Promise<never> => {
-    if (!(e instanceof ShortBodyError)) {
+    if (isUnavailableError(e)) {
       const at = now();
       await ctx
         .tx(DEPLOYMENTS_SQL, (trx) =>
@@ -299,7 +324,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
     store.upsertStep(trx, { tenant_id: dep.tenant_id, deployment_id: dep.id, name: step, status, message: null, started_at: at, updated_at: at });
 
   const writeLog = route({
-    summary: "Upload a step's whole log (streamed, replacing any earlier one); sets the step's status (default succeeded)",
+    summary: "Upload a step's whole log (streamed, replacing any earlier one; honours If-Match and If-None-Match); sets the step's status (default succeeded)",
     tags: TAGS,
     access: { tenantRole: 'operator' },
     params: schemas.StepParams,
@@ -375,7 +400,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
   });
 
   const upload = route({
-    summary: 'Upload an artifact of a deployment (a rendered manifest, a report …), streamed; replaces one of the same name',
+    summary: 'Upload an artifact of a deployment (a rendered manifest, a report …), streamed; replaces one of the same name (honours If-Match and If-None-Match)',
     tags: TAGS,
     access: { tenantRole: 'operator' },
     params: schemas.ArtifactParams,
@@ -384,6 +409,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
     responses: {
       200: { description: 'The artifact', schema: schemas.Artifact },
       400: { description: 'The body is shorter or longer than its Content-Length, or the name is that of a step log (InvalidRequest)' },
+      412: { description: 'If-Match does not match the artifact, or If-None-Match: * and it exists' },
     },
     handler: async (ctx) => {
       const dep = await load(ctx);
@@ -392,7 +418,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
       const row = await writeArtifact(ctx, dep, artifactName, ctx.query.kind ?? 'other', null, async () => undefined).catch((e: unknown) => {
         throw short(e);
       });
-      return { status: 200, body: toArtifactDto(row) };
+      return { status: 200, body: toArtifactDto(row), etag: artifactEtag(row)! };
     },
   });
 

@@ -148,6 +148,7 @@ export const Artifact = z
     bytes: z.number().int(),
     createdAt: instant,
     updatedAt: instant,
+    etag: z.string().openapi({ description: 'Changes with every write; PUT honours If-Match and If-None-Match' }),
   })
   .openapi('DeploymentArtifact');
 export const ArtifactList = listOf(Artifact, 'DeploymentArtifactList');
