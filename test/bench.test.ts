@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchInventory } from '../bench/inventory.js';
+import { benchDeployments } from '../bench/deployments.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
 import type { BenchResult } from '../bench/stats.js';
 import { buildApp } from '../scripts/build.js';
@@ -45,6 +46,10 @@ describe('benchmarks at a tiny size', () => {
       console.log = log;
     }
   });
+
+  it('deployments: uploads a log through the handler and raw, pages history through the pipeline and raw SQL alike', async () => {
+    expectMeasured(await benchDeployments({ logMiB: 1, deployments: 250, iterations: 2, warmup: 1 }), 2);
+  }, 120_000);
 
   it('cold: imports a fresh build of the app and a one-function app in new processes', async () => {
     const { outfile } = await buildApp({ outfile: join(buildDir, 'dist', 'main.js') });

@@ -126,7 +126,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
         store.selectHistory(db, ctx.tenant.tenantId, {
           environmentId,
           ...(q.serviceId ? { serviceId: q.serviceId } : {}),
-          ...(q.status ? { statuses: q.status.split(',') as store.DeploymentStatus[] } : {}),
+          ...(q.status && q.status !== 'all' ? { statuses: q.status.split(',') as store.DeploymentStatus[] } : {}),
           ...(range.after ? { after: range.after } : {}),
           ...(range.before ? { before: range.before } : {}),
           ...(position ? { position: { createdAt: new Date(position.c), id: position.i } } : {}),

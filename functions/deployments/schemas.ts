@@ -117,9 +117,9 @@ export const ListDeploymentsQuery = z.object({
   serviceId: ServiceId.optional(),
   status: z
     .string()
-    .regex(new RegExp(`^(${STATUSES.join('|')})(,(${STATUSES.join('|')})){0,6}$`))
+    .regex(new RegExp(`^(all|(${STATUSES.join('|')})(,(${STATUSES.join('|')})){0,6})$`))
     .optional()
-    .openapi({ description: 'One status or several, comma-separated' }),
+    .openapi({ description: 'One status or several, comma-separated; all (the default) for every status' }),
   ...createdRangeQuery,
 });
 
