@@ -20,7 +20,7 @@
  *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/artifacts                      deploymentArtifactList      tenant reader
  *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/artifacts/{artifactName}       deploymentArtifactDownload  tenant reader
  *   GET    /api/tenants/{tenantId}/environments/{environmentId}/deployments/{deploymentId}/artifacts/{artifactName}/link  deploymentArtifactLink      tenant reader
- *   timer  0 15 3 * * *                                                                                                   deploymentRetention
+ *   timer  0 45 3 * * *                                                                                                   deploymentRetention
  * <!-- /functions -->
  *
  * Rules and decisions, and why: docs/services.md.
@@ -30,8 +30,8 @@ import type { Kernel } from '../../shared/kernel.js';
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { DeploymentsInstance, DeploymentsNeeds } from './api.js';
 
-/** Daily at 03:15 UTC (NCRONTAB, with seconds). */
-export const RETENTION_SCHEDULE = '0 15 3 * * *';
+/** Daily at 03:45 UTC (NCRONTAB, with seconds), after the platform's housekeeping. */
+export const RETENTION_SCHEDULE = '0 45 3 * * *';
 
 const routes = lazyRoutes((self: DeploymentsInstance, kernel) =>
   import('./handlers.js').then((m) => m.deploymentHandlers({ now: kernel.now, ports: self.ports })),
