@@ -16,26 +16,13 @@ import { sql } from 'kysely';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { startAzurite } from '../emulator/azurite.js';
-import { startTestApp, type TestApp } from '../test/app.js';
+import { startTestApp } from '../test/app.js';
+import { walk } from './inventory.js';
 import { compare, report, type BenchResult } from './stats.js';
 
 const TENANT = 'bench-dep';
 const BASE = new Date('2025-06-01T00:00:00.000Z');
 const MIB = 1024 * 1024;
-
-/** Walks every page of `path` through the pipeline; answers the ids in order. */
-async function walk(t: TestApp, token: string, path: string): Promise<string[]> {
-  const ids: string[] = [];
-  let next: string | undefined = path;
-  while (next) {
-    const r = await t.call('GET', next, { token });
-    if (r.status !== 200) throw new Error(`GET ${next}: ${r.status} ${JSON.stringify(r.body)}`);
-    ids.push(...(r.body.value as { id: string }[]).map((d) => d.id));
-    const link = r.body.nextLink as string | undefined;
-    next = link ? link.slice(link.indexOf('/api/') + 5) : undefined;
-  }
-  return ids;
-}
 
 /** The same pages as raw keyset queries. */
 async function rawWalk(pool: pg.Pool, env: string, size: number): Promise<string[]> {

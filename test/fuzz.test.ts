@@ -612,7 +612,7 @@ function mutateAt(v: unknown, path: (string | number)[], op: string, value: unkn
 
 const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80]] as const;
 
-function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, notes: string[], plan: Set<Target>): string | Uint8Array | undefined {
+function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, f: Fixture, notes: string[], plan: Set<Target>): string | Uint8Array | undefined {
   const content = op.requestBody ? Object.values(op.requestBody.content)[0] : undefined;
   const examples = [...t.kernel.openapi.examples.values()].map((e) => e.example);
   if (!content) {
@@ -627,6 +627,8 @@ function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, notes:
     : source === 'schema' ? validFor(content.schema, g)
     : source === 'merged' ? { ...(content.example as object), ...(validFor(content.schema, g) as object) }
     : structuredClone(pick(g, ...examples));
+  // A body naming a service (a deployment's) names a real one of the fixture's, so it can go deep.
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'serviceId' in value && g(fc.boolean)) value = { ...value, serviceId: pick(g, ...f.services) };
   const mutations = plan.has('body') ? pick(g, 1, 1, 1, 2, 3) : 0;
   for (let i = 0; i < mutations; i++) {
     const paths = pathsIn(value);
@@ -702,7 +704,7 @@ function requestFor(r: RegisteredRoute, g: fc.GeneratorValue, f: Fixture, tokens
   const list = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, [], false, serviceRoute));
   const path = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, notes, name === mutatedParam, serviceRoute));
   const query = queryFor(op, g, f, list, notes, plan);
-  const body = bodyFor(r, op, g, notes, plan);
+  const body = bodyFor(r, op, g, f, notes, plan);
   const bodyType = body === undefined ? undefined : op.requestBody ? Object.keys(op.requestBody.content)[0] : 'application/json';
   const headers = headersFor(r, g, bodyType, tokens, notes, plan);
   return new FuzzRequest(r.method, `${path}${query}`, { headers, ...(body !== undefined ? { rawBody: body } : {}) }, notes);

@@ -323,8 +323,8 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
   const upsertStep = (trx: store.Tx, dep: store.DeploymentRow, step: string, status: store.StepStatus, at: Date) =>
     store.upsertStep(trx, { tenant_id: dep.tenant_id, deployment_id: dep.id, name: step, status, message: null, started_at: at, updated_at: at });
 
-  const writeLog = route({
-    summary: "Upload a step's whole log (streamed, replacing any earlier one; honours If-Match and If-None-Match); sets the step's status (default succeeded)",
+  /** What the two log routes share. */
+  const LOG_ROUTE = {
     tags: TAGS,
     access: { tenantRole: 'operator' },
     params: schemas.StepParams,
@@ -334,6 +334,11 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
       200: { description: 'The step and its log', schema: schemas.StepLogWritten },
       400: { description: 'The body is shorter or longer than its Content-Length (InvalidRequest)' },
     },
+  } as const;
+
+  const writeLog = route({
+    summary: "Upload a step's whole log (streamed, replacing any earlier one; honours If-Match and If-None-Match); sets the step's status (default succeeded)",
+    ...LOG_ROUTE,
     handler: async (ctx) => {
       const dep = await load(ctx);
       const { step } = ctx.params;
@@ -348,15 +353,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
 
   const appendLog = route({
     summary: "Append to a step's log (streamed; a reader never sees half an append); the step is running unless status says otherwise",
-    tags: TAGS,
-    access: { tenantRole: 'operator' },
-    params: schemas.StepParams,
-    query: schemas.StepLogQuery,
-    stream: STREAM,
-    responses: {
-      200: { description: 'The step and its log', schema: schemas.StepLogWritten },
-      400: { description: 'The body is shorter or longer than its Content-Length (InvalidRequest)' },
-    },
+    ...LOG_ROUTE,
     handler: async (ctx) => {
       const dep = await load(ctx);
       const { step } = ctx.params;
