@@ -52,7 +52,7 @@ async function seed(db: Kysely<any>, tenant: string, ti: number, environments: n
 }
 
 /** Walks every page of `path` through the pipeline; returns the ids in order. */
-async function walk(t: TestApp, token: string, path: string): Promise<string[]> {
+export async function walk(t: TestApp, token: string, path: string): Promise<string[]> {
   const ids: string[] = [];
   let next: string | undefined = path;
   while (next) {

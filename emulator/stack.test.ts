@@ -65,6 +65,7 @@ describe('local stack', () => {
         'DURABLE_TASK_HUB',
         'EVENTS_QUEUE',
         'FUNCTIONS_WORKER_RUNTIME',
+        'IMAGE_REGISTRIES',
         'KEYVAULT_URL',
         'NODE_EXTRA_CA_CERTS',
         'SQL_CONNECTION_STRING',

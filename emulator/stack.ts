@@ -6,6 +6,7 @@
  *   Storage     Azurite Blob / Queue / Table (artifacts, events queue, Durable task hub)  :10000-10002
  *   Cosmos DB   @vercel/cosmosdb-server over HTTPS                                        :8081
  *   Key Vault   the project's secrets stand-in over HTTPS                                 :8443
+ *   Registry    docker-registry (CNCF distribution 2.8, OCI Distribution API), when installed :5000
  *
  * State lives under `.local/` (git-ignored): `pglite/`, `azurite/`, `keyvault/`, the TLS
  * certificate in `certs/`, the dev issuer's key. Cosmos DB keeps nothing across restarts. A lock
@@ -27,6 +28,7 @@ import { ensureLocalCert } from './certs.js';
 import { startCosmos, type CosmosServer } from './cosmos.js';
 import { startKeyVaultServer, type KeyVaultServer } from './keyvault/server.js';
 import { startPglite, type PgliteServer } from './pglite.js';
+import { ensureRegistryBinary, startRegistry } from './registry.js';
 
 /** The stand-ins' ports. 0 means any free port (tests). */
 export interface StackPorts {
@@ -73,6 +75,11 @@ export interface StackOptions {
   localSettingsFile?: string | false;
   /** Where the stand-ins' addresses and warnings go. Default: stdout. */
   log?: (line: string) => void;
+  /**
+   * The container registry's port (0: any free port), or `false` for none. Default 5000 when
+   * persistent, 0 otherwise. Without the `docker-registry` binary the stack runs without one.
+   */
+  registryPort?: number | false;
 }
 
 /** A running stack. */
@@ -197,6 +204,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // host.json names the task hub as %DURABLE_TASK_HUB%, which Core Tools needs to find set.
       DURABLE_TASK_HUB: defaults.durableTaskHub,
     };
+    // The container registry (optional: a native binary): image tags resolve against it.
+    env.IMAGE_REGISTRIES = '';
+    const registryPort = options.registryPort ?? (persistent ? 5000 : 0);
+    if (registryPort !== false) {
+      const binary = await ensureRegistryBinary(log);
+      if (binary) {
+        const registry = await startRegistry({ binary, port: registryPort });
+        stops.push(() => registry.stop());
+        env.IMAGE_REGISTRIES = registry.host;
+        log(`Registry     http://${registry.host} (docker-registry, no authentication)`);
+      } else {
+        log('Registry     none: docker-registry is not installed, so image tags are not resolved (prod deployments take digests only)');
+      }
+    }
     const settings = loadSettings(env); // the app must accept exactly these settings
 
     await provision(settings, env, cert.cert);

@@ -43,9 +43,12 @@ export class AzureClients {
     return this.once('blob', async () => {
       const { BlobServiceClient } = await import('@azure/storage-blob');
       const s = this.settings.storage;
-      if (s.connectionString) return BlobServiceClient.fromConnectionString(s.connectionString);
+      // A request waits for Blob storage a few seconds at most, then answers 503 (the client retries),
+      // instead of the SDK's default of four tries over two minutes.
+      const options = { retryOptions: { maxTries: 3, retryDelayInMs: 300, maxRetryDelayInMs: 3000, tryTimeoutInMs: 60_000 } };
+      if (s.connectionString) return BlobServiceClient.fromConnectionString(s.connectionString, options);
       if (!s.blobUrl) throw new Error('STORAGE_BLOB_URL is not set');
-      return new BlobServiceClient(s.blobUrl, await this.azureCredential());
+      return new BlobServiceClient(s.blobUrl, await this.azureCredential(), options);
     });
   }
 

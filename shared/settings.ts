@@ -87,6 +87,14 @@ const raw = z
     ARTIFACTS_CONTAINER: z.string().default('deployment-artifacts'),
     EVENTS_QUEUE: z.string().default('runtime-events'),
 
+    // ---- Container registries ------------------------------------------------------------------
+    /**
+     * Registries (host or host:port, comma-separated) the deployments service may ask to resolve an
+     * image tag to its digest; no other host is ever contacted. Loopback ones are spoken to over
+     * plain HTTP (the local registry), all others over HTTPS with the managed identity's token.
+     */
+    IMAGE_REGISTRIES: z.string().default(''),
+
     // ---- Cosmos DB ---------------------------------------------------------------------------
     COSMOS_ENDPOINT: z.string().url().optional(),
     /** Local stand-in only; in Azure the managed identity is used. */
@@ -138,6 +146,8 @@ export interface Settings {
     artifactsContainer: string;
     eventsQueue: string;
   };
+  /** Registries the image resolver may contact (`IMAGE_REGISTRIES`). */
+  imageRegistries: string[];
   cosmos: { endpoint: string | undefined; key: string | undefined; database: string };
   keyVault: { url: string | undefined };
   telemetry: { connectionString: string | undefined };
@@ -200,6 +210,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       artifactsContainer: e.ARTIFACTS_CONTAINER,
       eventsQueue: e.EVENTS_QUEUE,
     },
+    imageRegistries: e.IMAGE_REGISTRIES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
     cosmos: { endpoint: e.COSMOS_ENDPOINT, key: e.COSMOS_KEY, database: e.COSMOS_DATABASE },
     keyVault: { url: e.KEYVAULT_URL },
     telemetry: { connectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING },

@@ -53,6 +53,8 @@ export interface CallResult {
   body: any;
   /** The body as sent. */
   text?: string | undefined;
+  /** The bytes of a streamed (binary) answer; `body` is then undefined. */
+  bytes?: Buffer;
 }
 
 export interface TestApp {
@@ -203,7 +205,14 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       ...(body !== undefined ? { body: typeof body === 'string' ? { string: body } : { bytes: body } } : {}),
     });
     const res = await match.handler(request, contextFor(match.name));
-    const text = typeof res.body === 'string' ? res.body : undefined;
+    // A streamed answer (a download) is read whole here; the contract sees its bytes as text.
+    let bytes: Buffer | undefined;
+    if (res.body && typeof res.body === 'object' && Symbol.asyncIterator in res.body) {
+      const chunks: Buffer[] = [];
+      for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+      bytes = Buffer.concat(chunks);
+    }
+    const text = typeof res.body === 'string' ? res.body : bytes?.toString('latin1');
     const answer = { status: res.status ?? 200, headers: new Headers(res.headers), text };
     const problems = opts.contract === false ? [] : (await contract()).check(match.name, answer);
     if (problems.length > 0) {
@@ -212,6 +221,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
           `${problems.map((p) => `  - ${p}`).join('\n')}\n  body: ${(text ?? '').slice(0, 1000)}`,
       );
     }
+    if (bytes) return { status: answer.status, headers: answer.headers, body: undefined, bytes };
     const type = (answer.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     return { status: answer.status, headers: answer.headers, body: text ? parseBody(type, text) : undefined, text };
   };

@@ -13,6 +13,7 @@ let root: string;
 let envId: string;
 let svcId: string;
 let bindingId: string;
+let depId: string;
 
 // The app's own body limit (1 MiB by default), not a small one: a small limit would answer 413 to
 // the large cases below before the parser and the schemas ever saw them.
@@ -26,6 +27,9 @@ beforeAll(async () => {
   svcId = svc.body.id;
   const binding = await t.call('POST', 'tenants/victim/secret-bindings', { token: root, body: SECRET_BINDING });
   bindingId = binding.body.id;
+  const image = `contoso.azurecr.io/api@sha256:${'a'.repeat(64)}`;
+  const dep = await t.call('POST', `tenants/victim/environments/${envId}/deployments`, { token: root, body: { serviceId: svcId, image } });
+  depId = dep.body.id;
 });
 
 /** A secret binding of the victim tenant (a reference; its value is generated into the vault). */
@@ -52,7 +56,7 @@ function expectClientError(r: CallResult, what: string): void {
 const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 /** The path of a route with real ids where it has them (so a request gets past the existence checks). */
 const realPathOf = (route: string) =>
-  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace('{bindingId}', bindingId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace('{bindingId}', bindingId).replace('{deploymentId}', depId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 const cursor = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64url');
 
 describe('bad input', () => {

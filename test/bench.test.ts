@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchInventory } from '../bench/inventory.js';
 import { benchConfiguration } from '../bench/configuration.js';
+import { benchDeployments } from '../bench/deployments.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
 import { benchPolicyRead, benchRender } from '../bench/scaling.js';
 import type { BenchResult } from '../bench/stats.js';
@@ -56,6 +57,9 @@ describe('benchmarks at a tiny size', () => {
     expectMeasured(await benchRender({ iterations: 2, warmup: 1, batch: 2 }), 4);
     expectMeasured(await benchPolicyRead({ services: 3, iterations: 2, warmup: 1 }), 1);
   });
+  it('deployments: uploads a log through the handler and raw, pages history through the pipeline and raw SQL alike', async () => {
+    expectMeasured(await benchDeployments({ logMiB: 1, deployments: 250, iterations: 2, warmup: 1 }), 2);
+  }, 120_000);
 
   it('cold: imports a fresh build of the app and a one-function app in new processes', async () => {
     const { outfile } = await buildApp({ outfile: join(buildDir, 'dist', 'main.js') });

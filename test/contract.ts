@@ -137,7 +137,8 @@ export class Contract {
     const type = (answer.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     const media = content[type] ?? (type === 'application/json' ? undefined : content['application/json']);
     if (!media) return [...problems, `the body is sent as '${type}', documented: ${Object.keys(content).join(', ')}`];
-    if (!media.schema) return problems;
+    // Bytes (a download): nothing to parse.
+    if (!media.schema || media.schema.format === 'binary') return problems;
     let body: unknown;
     try {
       body = parseBody(type, answer.text!);

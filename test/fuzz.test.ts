@@ -22,6 +22,8 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { startAzurite, type AzuriteServer } from '../emulator/azurite.js';
 import { MAX_JSON_DEPTH } from '../shared/http/input.js';
 import type { RegisteredRoute } from '../shared/http/route.js';
 import { startTestApp, type CallOptions, type CallResult, type TestApp } from './app.js';
@@ -47,6 +49,7 @@ function intEnv(name: string, fallback: number): number {
 }
 
 let t: TestApp;
+let azurite: AzuriteServer;
 let root: string;
 let maxBodyBytes: number;
 let doc: OpenApiDoc;
@@ -56,7 +59,10 @@ let other: Fixture;
 const stats = new Map<string, { requests: number; byStatus: Map<number, number>; snapshots: number; ms: number }>();
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // Blob storage for the routes that stream artifacts (a well-formed upload must succeed, not 503).
+  azurite = await startAzurite({ blobPort: 0, queuePort: 0, tablePort: 0 });
+  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('deployment-artifacts').createIfNotExists();
+  t = await startTestApp({ env: { STORAGE_CONNECTION_STRING: azurite.connectionString } });
   root = await t.token('platform-admin', { admin: true });
   maxBodyBytes = t.kernel.settings.http.maxBodyBytes;
   // Every route's implementation is loaded, so the document describes them all.
@@ -73,6 +79,7 @@ afterAll(async () => {
     console.log(`fuzz: seed ${SEED}, ${RUNS} runs per route, ${total} requests\n${rows.join('\n')}`);
   }
   await t?.close();
+  await azurite?.stop();
 });
 
 // ---- The routes' own description ---------------------------------------------------------------
@@ -135,6 +142,8 @@ interface Fixture {
   bindings: string[];
   /** Scaling events of services[0]. */
   events: string[];
+  /** Of services[0]: pending, succeeded (with an artifact `manifest.yaml` and a log `apply.log`), cancelled. */
+  deployments: string[];
   /** skipTokens of real pages, by the list's path (without the query). */
   cursors: Map<string, string[]>;
 }
@@ -162,6 +171,16 @@ async function createFixture(tenant: string): Promise<Fixture> {
     const s = await must('POST', `tenants/${tenant}/environments/${envs[0]}/services`, { body: { name: `svc-${i}`, owner: 'team-a', labels } });
     services.push(s.body.id as string);
   }
+  const deployments: string[] = [];
+  const deploymentsPath = `tenants/${tenant}/environments/${envs[0]}/deployments`;
+  for (const to of [[], ['in_progress', 'succeeded'], ['cancelled']]) {
+    const d = await must('POST', deploymentsPath, { body: { serviceId: services[0], image: `contoso.azurecr.io/svc@sha256:${'0'.repeat(63)}${deployments.length}` } });
+    for (const step of to) await must('POST', `${deploymentsPath}/${d.body.id}/transitions`, { body: { to: step } });
+    deployments.push(d.body.id as string);
+  }
+  const raw = (body: string) => ({ rawBody: body, headers: { 'content-type': 'text/plain' } });
+  await must('PUT', `${deploymentsPath}/${deployments[1]}/artifacts/manifest.yaml`, raw('kind: Deployment\n'));
+  await must('PUT', `${deploymentsPath}/${deployments[1]}/steps/apply/log`, raw('applied\n'));
   await must('POST', `tenants/${tenant}/environments/${envs[0]}/services/${services[2]}/retire`);
   const bindings: string[] = [];
   for (const [i, consumers] of [[{ environmentId: envs[0] }], [{ environmentId: envs[0], serviceId: services[0] }], []].entries()) {
@@ -187,7 +206,7 @@ async function createFixture(tenant: string): Promise<Fixture> {
     events.push(e.body.id as string);
   }
   const cursors = new Map<string, string[]>();
-  const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `tenants/${tenant}/secret-bindings`, `${cfg}/versions`, `${cfg}/consumers`, `${svc0}/scaling-policy/versions`, `${svc0}/scaling-events`];
+  const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `tenants/${tenant}/secret-bindings`, `${cfg}/versions`, `${cfg}/consumers`, `${svc0}/scaling-policy/versions`, `${svc0}/scaling-events`, deploymentsPath];
   for (const list of lists) {
     for (const q of ['maxpagesize=1', 'maxpagesize=1&status=all&createdAfter=2000-01-01T00:00:00Z']) {
       if (list.endsWith('members') || list === 'tenants' || list.startsWith(cfg) || list.startsWith(svc0)) if (q.includes('created')) continue;
@@ -197,7 +216,7 @@ async function createFixture(tenant: string): Promise<Fixture> {
       if (next) cursors.set(list, [...(cursors.get(list) ?? []), new URL(next).searchParams.get('skipToken') ?? '']);
     }
   }
-  return { tenant, admin, reader, envs, services, bindings, events, cursors };
+  return { tenant, admin, reader, envs, services, bindings, events, deployments, cursors };
 }
 
 // ---- Hostile values ------------------------------------------------------------------------------
@@ -423,6 +442,12 @@ function pathValue(name: string, g: fc.GeneratorValue, f: Fixture, notes: string
       return pick(g, ...fx.bindings);
     case 'eventId':
       return pick(g, ...fx.events);
+    case 'deploymentId':
+      return pick(g, ...fx.deployments);
+    case 'artifactName':
+      return pick(g, 'manifest.yaml', 'apply.log', 'new-artifact.txt');
+    case 'step':
+      return pick(g, 'apply', 'build');
     case 'principalId':
       return encode(pick(g, fx.admin, fx.reader, `${fx.tenant}-operator`, 'new-member', 'a@b.c', 'x:y', 'A'.repeat(128), ...(mutate ? ['A'.repeat(129), '...'] : [])));
     default:
@@ -622,7 +647,7 @@ function mutateAt(v: unknown, path: (string | number)[], op: string, value: unkn
 
 const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80]] as const;
 
-function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, notes: string[], plan: Set<Target>): string | Uint8Array | undefined {
+function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, f: Fixture, notes: string[], plan: Set<Target>): string | Uint8Array | undefined {
   const content = op.requestBody ? Object.values(op.requestBody.content)[0] : undefined;
   const examples = [...t.kernel.openapi.examples.values()].map((e) => e.example);
   if (!content) {
@@ -637,6 +662,8 @@ function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, notes:
     : source === 'schema' ? validFor(content.schema, g)
     : source === 'merged' ? { ...(content.example as object), ...(validFor(content.schema, g) as object) }
     : structuredClone(pick(g, ...examples));
+  // A body naming a service (a deployment's) names a real one of the fixture's, so it can go deep.
+  if (value && typeof value === 'object' && !Array.isArray(value) && 'serviceId' in value && g(fc.boolean)) value = { ...value, serviceId: pick(g, ...f.services) };
   const mutations = plan.has('body') ? pick(g, 1, 1, 1, 2, 3) : 0;
   for (let i = 0; i < mutations; i++) {
     const paths = pathsIn(value);
@@ -708,11 +735,11 @@ function requestFor(r: RegisteredRoute, g: fc.GeneratorValue, f: Fixture, tokens
   const plan = planFor(g, applicable);
   const notes: string[] = [];
   const mutatedParam = plan.has('path') ? pick(g, ...params) : undefined;
-  const serviceRoute = params.includes('serviceId');
+  const serviceRoute = params.includes('serviceId') || params.includes('deploymentId');
   const list = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, [], false, serviceRoute));
   const path = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, notes, name === mutatedParam, serviceRoute));
   const query = queryFor(op, g, f, list, notes, plan);
-  const body = bodyFor(r, op, g, notes, plan);
+  const body = bodyFor(r, op, g, f, notes, plan);
   const bodyType = body === undefined ? undefined : op.requestBody ? Object.keys(op.requestBody.content)[0] : 'application/json';
   const headers = headersFor(r, g, bodyType, tokens, notes, plan);
   return new FuzzRequest(r.method, `${path}${query}`, { headers, ...(body !== undefined ? { rawBody: body } : {}) }, notes);

@@ -134,7 +134,9 @@ describe('OpenAPI', () => {
         const validate = compileIn(ajv, media.schema);
         expect(validate(media.example), `${r.name} ${type}: ${describeErrors(validate.errors)}`).toBe(true);
       }
-      expect(Object.values(content)[0]?.example).toEqual(t.kernel.openapi.examples.get(r.name)?.example);
+      // JSON bodies' examples are also what the other suites send; a streamed (binary) body's is not JSON.
+      const first = Object.values(content)[0] as { schema: { format?: string }; example: unknown } | undefined;
+      if (first?.schema.format !== 'binary') expect(first?.example).toEqual(t.kernel.openapi.examples.get(r.name)?.example);
     }
   });
 

@@ -65,7 +65,16 @@ export interface CatalogApi {
    * returns how many services it retired. Wired to the environments service's retire listener.
    */
   retireServicesOfEnvironment(tenant: TenantRef, environmentId: string, retiredAt: Date): Promise<number>;
+  /**
+   * Runs `listener` after a service is retired through its own retire route (and again on every
+   * retried retire of it, so listeners must be idempotent). Services retired with their environment
+   * are announced by the environments service's `onEnvironmentRetired` instead.
+   */
+  onServiceRetired(listener: ServiceRetiredListener): void;
 }
+
+/** Callback run after a service is retired (e.g. deployments cancels its pending deployments). */
+export type ServiceRetiredListener = (tenant: TenantRef, service: ServiceSummary) => Promise<void>;
 
 /** A service row as the {@link ServiceSummary} other services see. */
 export function toSummary(r: Pick<store.ServiceRow, 'id' | 'environment_id' | 'name' | 'owner' | 'retired_at'>): ServiceSummary {
@@ -83,6 +92,8 @@ export interface CatalogInstance {
   api: CatalogApi;
   plugs: CatalogPlugs;
   environments: CatalogNeeds['environments'];
+  /** The listeners of {@link CatalogApi.onServiceRetired}, run in registration order. */
+  serviceRetired: ServiceRetiredListener[];
   /** One purge run over every tenant (what the daily timer runs). */
   purge(opts?: PurgeOptions): Promise<PurgeSummary>;
 }
@@ -91,6 +102,7 @@ export interface CatalogInstance {
 export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstance {
   const plugs = new CatalogPlugs();
   const cascade = createCascade(kernel);
+  const serviceRetired: ServiceRetiredListener[] = [];
   // Retiring an environment retires its services (in the catalog's own transaction).
   deps.environments.onEnvironmentRetired(async (tenant, id, at) => void (await cascade(tenant, id, at)));
   const api: CatalogApi = {
@@ -102,7 +114,8 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),
     addFactProvider: (part, owner, provider) => plugs.addFactProvider(part, owner, provider),
     retireServicesOfEnvironment: cascade,
+    onServiceRetired: (listener) => void serviceRetired.push(listener),
   };
   const purge = createPurge({ kernel, tenants: deps.tenants, environments: deps.environments, plugs, cascade });
-  return { api, plugs, environments: deps.environments, purge };
+  return { api, plugs, environments: deps.environments, serviceRetired, purge };
 }

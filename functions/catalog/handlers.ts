@@ -6,6 +6,7 @@ import { createdRange, decodeKeyset, keysetOf } from '../../shared/http/keyset.j
 import { parseLabelSelector } from '../../shared/labels.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
 import { environmentRetired, type EnvironmentsApi } from '../environments/api.js';
+import { toSummary, type ServiceRetiredListener } from './api.js';
 import { assembleFacts } from './facts.js';
 import type { CatalogPlugs } from './plugs.js';
 import * as store from './store.js';
@@ -18,6 +19,7 @@ export interface CatalogHandlerDeps {
   now: () => Date;
   environments: Pick<EnvironmentsApi, 'getEnvironment'>;
   plugs: CatalogPlugs;
+  serviceRetired: readonly ServiceRetiredListener[];
 }
 
 type ServiceFilters = Partial<Pick<z.output<typeof schemas.ListTenantServicesQuery>, 'status' | 'owner' | 'lifecycle' | 'namePrefix' | 'labelSelector' | 'createdAfter' | 'createdBefore'>> & {
@@ -28,7 +30,7 @@ const TAGS = ['catalog'];
 const tenantOf = ({ tenant }: { tenant: TenantAccess }): TenantRef => ({ tenantId: tenant.tenantId, placement: tenant.placement });
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
-export function catalogHandlers({ now, environments, plugs }: CatalogHandlerDeps) {
+export function catalogHandlers({ now, environments, plugs, serviceRetired }: CatalogHandlerDeps) {
   /** The environment must exist in the tenant (asked of its owner, in its own transaction). */
   const requireEnvironment = async (tenant: TenantRef, environmentId: string) => {
     const env = await environments.getEnvironment(tenant, environmentId);
@@ -175,6 +177,8 @@ export function catalogHandlers({ now, environments, plugs }: CatalogHandlerDeps
     handler: async (ctx) => {
       const { environmentId, serviceId } = ctx.params;
       const row = await ctx.tx(CATALOG_SQL, (trx) => retireService(trx, ctx.tenant.tenantId, environmentId, serviceId, ctx.ifMatch, now()));
+      // After the commit, and again on a retry: listeners are idempotent (as the environments' are).
+      for (const listener of serviceRetired) await listener(tenantOf(ctx), toSummary(row));
       return { status: 200, body: toServiceDto(row), etag: row.etag };
     },
   });

@@ -29,7 +29,7 @@ import type { CatalogInstance } from './api.js';
 export const PURGE_SCHEDULE = '0 30 2 * * *';
 
 const routes = lazyRoutes((self: CatalogInstance, kernel) =>
-  import('./handlers.js').then((m) => m.catalogHandlers({ now: kernel.now, environments: self.environments, plugs: self.plugs })),
+  import('./handlers.js').then((m) => m.catalogHandlers({ now: kernel.now, environments: self.environments, plugs: self.plugs, serviceRetired: self.serviceRetired })),
 );
 
 /** This service's error codes and their HTTP status (thrown from errors.ts). */

@@ -1,7 +1,7 @@
 /**
- * Purge of retired services, with a clock the test controls. No owning service that references
- * services exists yet (deployments, secrets, scaling), so the reference checker here is a test
- * stand-in plugged in through the same API the composition root will use.
+ * Purge of retired services, with a clock the test controls. References come from the real
+ * deployments service (a deployment in progress keeps its service); a second checker, a test
+ * stand-in plugged in through the same API, fails on demand to show a check that cannot answer.
  */
 import azureFunctions from '@azure/functions';
 import { sql } from 'kysely';
@@ -21,17 +21,15 @@ let clock = T0;
 const at = (days: number, extraMs = 0) => (clock = new Date(T0.getTime() + days * DAY + extraMs));
 
 let t: TestApp;
-/** What the stand-in checker reports as referenced: service id -> reasons. */
-const referenced = new Map<string, string[]>();
 const asked: { tenantId: string; ids: string[] }[] = [];
 let checkerFails = false;
 
 beforeAll(async () => {
   t = await startTestApp({ now: () => clock, silos: ['silo-a'] });
-  t.instance<CatalogInstance>('catalog').api.addReferenceChecker('deployments', async (tenant, ids) => {
+  t.instance<CatalogInstance>('catalog').api.addReferenceChecker('stand-in', async (tenant, ids) => {
     asked.push({ tenantId: tenant.tenantId, ids: [...ids] });
-    if (checkerFails) throw new Error('deployments database unavailable');
-    return new Map(ids.filter((id) => referenced.has(id)).map((id) => [id, referenced.get(id)!]));
+    if (checkerFails) throw new Error('stand-in database unavailable');
+    return new Map();
   });
 });
 afterAll(() => t?.close());
@@ -53,6 +51,13 @@ async function setup(tenant: string, admin: string, names: string[], extra: Reco
     ids,
     token,
     retire: async (name: string) => expect((await t.call('POST', `${base}/${ids[name]}/retire`, { token })).status).toBe(200),
+    /** Starts a deployment of the service (it stays in progress); answers a function that cancels it. */
+    deploy: async (name: string) => {
+      const deployments = `tenants/${tenant}/environments/${env.body.id}/deployments`;
+      const d = await t.call('POST', deployments, { token, body: { serviceId: ids[name], image: `contoso.azurecr.io/${name}@sha256:${'0'.repeat(64)}` } });
+      expect((await t.call('POST', `${deployments}/${d.body.id}/transitions`, { token, body: { to: 'in_progress' } })).status).toBe(200);
+      return { id: d.body.id as string, cancel: async () => expect((await t.call('POST', `${deployments}/${d.body.id}/transitions`, { token, body: { to: 'cancelled' } })).status).toBe(200) };
+    },
     status: async (name: string) => {
       const r = await t.call('GET', `${base}/${ids[name]}`, { token });
       return r.status === 200 ? (r.body.status as string) : r.status;
@@ -78,11 +83,11 @@ describe('purge of retired services', () => {
   it('keeps a service retired 89 days ago, purges one retired 91 days ago, and keeps and reports a referenced one', async () => {
     at(0);
     const s = await setup('pt', 'paula', ['gone', 'used', 'later', 'live']);
+    const running = await s.deploy('used');
     await s.retire('gone');
     await s.retire('used');
     at(2);
     await s.retire('later');
-    referenced.set(s.ids.used!, ['deployment dep_1 is running']);
 
     at(89);
     const early = await purgeRetiredServices({ tenantIds: ['pt'] });
@@ -93,7 +98,8 @@ describe('purge of retired services', () => {
     asked.length = 0;
     const due = await purgeRetiredServices({ tenantIds: ['pt'] });
     expect(due).toMatchObject({ cutoff: new Date(T0.getTime() + 1 * DAY).toISOString(), examined: 2, purged: 1, skippedCount: 1, failures: [] });
-    expect(due.skipped).toEqual([{ tenantId: 'pt', environmentId: s.env, serviceId: s.ids.used, reasons: ['deployments: deployment dep_1 is running'] }]);
+    const why = `deployments: deployment ${running.id} is in progress`;
+    expect(due.skipped).toEqual([{ tenantId: 'pt', environmentId: s.env, serviceId: s.ids.used, reasons: [why] }]);
     expect(asked).toEqual([{ tenantId: 'pt', ids: [s.ids.gone!, s.ids.used!].sort() }]);
     expect(await s.status('gone')).toBe(404);
     expect(await s.status('used')).toBe('retired');
@@ -101,11 +107,11 @@ describe('purge of retired services', () => {
     expect(await s.status('live')).toBe('active');
     expect((await outbox('pt', 'ServicePurged')).map((e) => e.subject)).toEqual([`tenants/pt/environments/${s.env}/services/${s.ids.gone}`]);
     expect(await outbox('pt', 'ServicePurgeSkipped')).toEqual([
-      { subject: `tenants/pt/environments/${s.env}/services/${s.ids.used}`, data: { reasons: ['deployments: deployment dep_1 is running'] } },
+      { subject: `tenants/pt/environments/${s.env}/services/${s.ids.used}`, data: { reasons: [why] } },
     ]);
 
     // Once nothing references it, the next run purges it; `later` is still inside its 90 days.
-    referenced.delete(s.ids.used!);
+    await running.cancel();
     at(91, 60 * 60 * 1000);
     const next = await purgeRetiredServices({ tenantIds: ['pt'] });
     expect(next).toMatchObject({ examined: 1, purged: 1, skippedCount: 0 });
@@ -149,8 +155,8 @@ describe('purge of retired services', () => {
       const r = await purgeRetiredServices({ tenantIds: ['pf'] });
       expect(r).toMatchObject({ examined: 2, purged: 0, skippedCount: 2 });
       expect(r.skipped.map((k) => k.reasons)).toEqual([
-        ['deployments: reference check failed; kept until it answers'],
-        ['deployments: reference check failed; kept until it answers'],
+        ['stand-in: reference check failed; kept until it answers'],
+        ['stand-in: reference check failed; kept until it answers'],
       ]);
     } finally {
       checkerFails = false;

@@ -104,7 +104,17 @@ export const ListTenantServicesQuery = z.object({ environmentId: EnvironmentId.o
 const instant = z.string().openapi({ description: 'ISO 8601' });
 
 export const DeploymentFact = z
-  .object({ deploymentId: z.string(), image: z.string(), status: z.string(), deployedAt: instant })
+  .object({
+    deploymentId: z.string(),
+    revision: z.number().int().optional(),
+    image: z.string(),
+    imageDigest: z.string().nullable().optional(),
+    configurationVersion: z.number().int().nullable().optional(),
+    scalingPolicyVersion: z.number().int().nullable().optional(),
+    status: z.string(),
+    deployedAt: instant,
+    deployedBy: z.string().optional(),
+  })
   .openapi('DeploymentFact', { description: 'Current deployment and image (DeploymentService)' });
 export const ConfigurationFact = z
   .object({

@@ -27,7 +27,6 @@ export const tenants = defineService({
   // are declared here until their owning services land; each moves to its owner's descriptor then.
   quotas: {
     requestsPerMinute: { default: 6000, max: 1_000_000, description: 'Requests per minute, per instance (HTTP 429 beyond)' },
-    maxDeploymentsPerDay: { default: 500, max: 1_000_000, description: 'Deployments created per day' },
   },
   needs: [],
   create: async ({ kernel, app }) => (await import('./api.js')).createTenants(kernel, app.quotas),

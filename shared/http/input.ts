@@ -39,7 +39,18 @@ export async function readInput(request: HttpRequest, def: RouteImpl, query: Obj
     if (!parsed.success) throw validationError('The request body is invalid.', parsed.error, 'body');
     body = parsed.data;
   }
+  if (def.stream) checkStreamHeaders(request, def.stream.mediaTypes, def.stream.maxBytes);
   return { params: params.data, query: q.data, body };
+}
+
+/** The headers of a streamed body (the handler reads the bytes): a length within bounds, a media type allowed. */
+function checkStreamHeaders(request: HttpRequest, mediaTypes: readonly string[], maxBytes: number): void {
+  const length = request.headers.get('content-length');
+  if (length === null) throw apiError('LengthRequired', 'A request body needs a Content-Length header; chunked bodies are not passed on.');
+  if (!/^[0-9]{1,15}$/.test(length.trim())) throw invalid('The Content-Length header is not a number of bytes.', 'Content-Length');
+  if (Number(length) > maxBytes) throw apiError('PayloadTooLarge', `The request body exceeds ${maxBytes} bytes.`);
+  const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!mediaTypes.includes(type)) throw apiError('UnsupportedMediaType', `The request body must be one of ${mediaTypes.join(', ')}.`, { target: 'Content-Type' });
 }
 
 /** Reads and parses a JSON body with a size bound; bad media type, size, UTF-8 or JSON are 4xx. */

@@ -59,6 +59,12 @@ export function kernelErrors(method: HttpMethod, def: RouteImpl): ErrorReason[] 
     add('PayloadTooLarge', 'the body is larger than the limit');
     add('UnsupportedMediaType', `the body is not \`${def.body.contentType ?? 'application/json'}\``);
   }
+  if (def.stream) {
+    add('InvalidRequest', 'the Content-Length header is not a number');
+    add('LengthRequired', 'the request has no Content-Length (a chunked body reaches Azure Functions empty)');
+    add('PayloadTooLarge', `the body is larger than ${def.stream.maxBytes} bytes`);
+    add('UnsupportedMediaType', `the body is not one of ${def.stream.mediaTypes.map((m) => `\`${m}\``).join(', ')}`);
+  }
   if (def.idempotent) {
     add('InvalidRequest', 'a malformed `Repeatability-Request-ID`');
     add('RepeatabilityConflict', 'the `Repeatability-Request-ID` was used before for a different request');
@@ -103,6 +109,8 @@ function successHeaders(method: HttpMethod, status: number, schema: z.ZodType | 
 type Response = { description: string; headers: Record<string, { $ref: string }>; content?: Record<string, { schema: z.ZodType }> };
 
 const NOT_MODIFIED = 'Not modified: `If-None-Match` names the current ETag; no body';
+/** Bytes, as a streamed body is documented. */
+const BINARY = z.string().openapi({ format: 'binary' });
 
 /** Every answer of the operation: the route's own, and the kernel's errors (see the table above). */
 function responsesOf(o: OpenApi, method: HttpMethod, def: RouteImpl): Record<string, Response> {
@@ -126,7 +134,11 @@ function responsesOf(o: OpenApi, method: HttpMethod, def: RouteImpl): Record<str
       out[status] = {
         description: own?.description ?? '',
         headers: o.headers(status === 304 ? ['x-ms-request-id', 'ETag'] : successHeaders(method, status, schema, def)),
-        ...(schema ? { content: Object.fromEntries(types.map((t) => [t, { schema }])) } : {}),
+        ...(own?.binary
+          ? { content: Object.fromEntries(own.binary.map((m) => [m, { schema: BINARY }])) }
+          : schema
+            ? { content: Object.fromEntries(types.map((t) => [t, { schema }])) }
+            : {}),
       };
       continue;
     }
@@ -163,7 +175,9 @@ export function documentRoute(o: OpenApi, name: string, method: HttpMethod, path
       ...(Object.keys(query.shape).length ? { query } : {}),
       ...(def.body
         ? { body: { required: true, content: { [def.body.contentType ?? 'application/json']: { schema: def.body.schema, example: def.body.example } } } }
-        : {}),
+        : def.stream
+          ? { body: { required: true, content: Object.fromEntries(def.stream.mediaTypes.map((m) => [m, { schema: BINARY, example: def.stream!.example }])) } }
+          : {}),
     },
     responses: responsesOf(o, method, def),
   });

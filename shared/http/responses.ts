@@ -34,6 +34,11 @@ export function toResponse(reply: Reply, invocation: InvocationContext): HttpRes
   const headers: Record<string, string> = { 'x-ms-request-id': invocation.invocationId, ...reply.headers };
   if (reply.etag) headers.ETag = etagHeader(reply.etag);
   if (reply.raw) return { status: reply.status, headers: { ...headers, 'Content-Type': `${reply.raw.contentType}; charset=utf-8` }, body: reply.raw.text };
+  if (reply.stream) {
+    headers['Content-Type'] = reply.stream.contentType;
+    if (reply.stream.length !== undefined) headers['Content-Length'] = String(reply.stream.length);
+    return { status: reply.status, headers, body: reply.stream.body };
+  }
   if (reply.body === undefined) return { status: reply.status, headers };
   headers['Content-Type'] = 'application/json; charset=utf-8';
   return { status: reply.status, headers, body: JSON.stringify(reply.body) };

@@ -67,6 +67,20 @@ export interface Reply {
   raw?: { contentType: string; text: string };
   etag?: string;
   headers?: Record<string, string>;
+  /** A binary answer streamed as it is read (a download), instead of a JSON `body`. */
+  stream?: { body: AsyncIterable<Uint8Array>; contentType: string; length?: number };
+}
+
+/**
+ * A request body the handler reads itself, as a stream (`ctx.request.body`), neither parsed nor
+ * buffered by the pipeline: large uploads. The pipeline checks only its headers: a Content-Length
+ * (a chunked body reaches Azure Functions empty) of at most `maxBytes`, and one of `mediaTypes`.
+ */
+export interface StreamBody {
+  mediaTypes: readonly string[];
+  maxBytes: number;
+  /** The example the OpenAPI document shows (and the fuzz suite starts from). */
+  example: string;
 }
 
 /** The query parameters every paged list accepts (added by `paged: true`). */
@@ -121,8 +135,13 @@ export interface RouteSpec<P extends ObjectSchema, Q extends ObjectSchema, B ext
   /** Adds `maxpagesize` and `skipToken` to the query. */
   paged?: boolean;
   body?: { schema: B; example: z.input<B>; contentType?: string };
-  /** `mediaTypes`: what a success can be sent as (default `application/json`), each with `schema`. */
-  responses: Record<number, { description: string; schema?: z.ZodType; mediaTypes?: readonly string[] }>;
+  /** A raw body streamed to the handler (see {@link StreamBody}); exclusive with `body`. */
+  stream?: StreamBody;
+  /**
+   * Answers by status: a JSON `schema` (sent as any of `mediaTypes`, default `application/json`, each
+   * with `schema`), or `binary` media types for a streamed answer.
+   */
+  responses: Record<number, { description: string; schema?: z.ZodType; mediaTypes?: readonly string[]; binary?: readonly string[] }>;
   /** Enables `Repeatability-Request-ID`: the create runs in `svc`'s transaction with its record. */
   idempotent?: ServiceDb<unknown>;
   /**
