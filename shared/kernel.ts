@@ -9,7 +9,7 @@ import { createAuthenticator, type Authenticator } from './auth/authenticate.js'
 import { SqlDatabases } from './sql/database.js';
 import { OpenApi } from './http/openapi.js';
 import { AzureClients } from './clients.js';
-import type { Telemetry } from './telemetry.js';
+import { noTelemetry, type Telemetry } from './telemetry.js';
 
 /** What every service gets. */
 export interface Kernel {
@@ -38,6 +38,6 @@ export function createKernel(settings: Settings, opts: { now?: () => Date; telem
     openapi: new OpenApi(),
     clients,
     now: opts.now ?? (() => new Date()),
-    telemetry: opts.telemetry ?? { trackEvent: () => undefined },
+    telemetry: opts.telemetry ?? noTelemetry,
   });
 }

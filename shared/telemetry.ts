@@ -7,6 +7,7 @@
  * custom event (the `customEvents` table) when telemetry is on, and does nothing otherwise — so
  * anything that must be seen is logged as well.
  */
+import { randomUUID } from 'node:crypto';
 import type { TelemetryClient } from 'applicationinsights';
 import type { Settings } from './settings.js';
 
@@ -21,10 +22,24 @@ export interface TelemetryEvent {
 export interface Telemetry {
   /** Sends a custom event when telemetry is on; never throws. */
   trackEvent(event: TelemetryEvent): void;
+  /** Sends an availability result (the `availabilityResults` table); never throws. */
+  trackAvailability(a: { name: string; success: boolean; durationMs: number; time: Date; runLocation?: string; message?: string; properties?: Record<string, string> }): void;
+  /** Sends an exception (the `exceptions` table); never throws. */
+  trackException(e: { error: Error; properties?: Record<string, string> }): void;
+  /** Sends a trace (the `traces` table) with its severity; never throws. */
+  trackTrace(t: { message: string; severity: 'verbose' | 'information' | 'warning' | 'error' | 'critical'; properties?: Record<string, string> }): void;
+  /** Sends what is buffered. */
+  flush(): Promise<void>;
 }
 
 /** Telemetry that sends nothing (not configured; tests). */
-export const noTelemetry: Telemetry = { trackEvent: () => undefined };
+export const noTelemetry: Telemetry = {
+  trackEvent: () => undefined,
+  trackAvailability: () => undefined,
+  trackException: () => undefined,
+  trackTrace: () => undefined,
+  flush: async () => undefined,
+};
 
 /** Starts telemetry in the background when configured; failures never stop the app. */
 export function startTelemetry(settings: Settings): Telemetry {
@@ -38,9 +53,16 @@ export function startTelemetry(settings: Settings): Telemetry {
       return ai.defaultClient;
     })
     .catch(() => undefined);
+  const send = (fn: (c: TelemetryClient) => void) => void client.then((c) => c && fn(c)).catch(() => undefined);
+  const SEVERITY = { verbose: 'Verbose', information: 'Information', warning: 'Warning', error: 'Error', critical: 'Critical' } as const;
   return {
-    trackEvent(event) {
-      void client.then((c) => c?.trackEvent(event)).catch(() => undefined);
+    trackEvent: (event) => send((c) => c.trackEvent(event)),
+    trackAvailability: ({ durationMs, ...a }) => send((c) => c.trackAvailability({ ...a, duration: durationMs, id: randomUUID(), runLocation: a.runLocation ?? '', message: a.message ?? '' })),
+    trackException: ({ error, properties }) => send((c) => c.trackException({ exception: error, ...(properties ? { properties } : {}) })),
+    trackTrace: ({ message, severity, properties }) => send((c) => c.trackTrace({ message, severity: SEVERITY[severity], ...(properties ? { properties } : {}) })),
+    flush: async () => {
+      const c = await client.catch(() => undefined);
+      await c?.flush();
     },
   };
 }

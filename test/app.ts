@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
+import type { Telemetry } from '../shared/telemetry.js';
 import { loadSettings } from '../shared/settings.js';
 import { registerAll, services } from '../composition/services.js';
 import { composeApp, loadDatabaseServices } from '../composition/app.js';
@@ -96,6 +97,8 @@ export interface TestAppOptions {
   silos?: string[];
   env?: Record<string, string>;
   now?: () => Date;
+  /** The kernel's telemetry port (default: sends nothing). */
+  telemetry?: Telemetry;
   /**
    * Checks every answer against the published OpenAPI document (default true). Benchmarks turn it
    * off: they time the app, not the test's own validation.
@@ -131,7 +134,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     appEnv.SQL_CONNECTION_STRING = asAppLogin(db.url);
     appEnv.SQL_SILOS = JSON.stringify(Object.fromEntries(Object.entries(silos).map(([k, v]) => [k, asAppLogin(v.url)])));
   }
-  const kernel = createKernel(loadSettings(appEnv), opts.now ? { now: opts.now } : {});
+  const kernel = createKernel(loadSettings(appEnv), { ...(opts.now ? { now: opts.now } : {}), ...(opts.telemetry ? { telemetry: opts.telemetry } : {}) });
   const owner = new SqlDatabases(loadSettings(env).sql);
   const registrar = new Registrar((r) => composeApp(kernel, r, services));
   registerAll(registrar);

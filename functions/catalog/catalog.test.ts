@@ -249,15 +249,16 @@ describe('listing services', () => {
 });
 
 describe('fact sheet', () => {
-  it('shows no part before its owning service is wired in (none are yet), and fakes none', async () => {
+  it('shows no part before its owning service is wired in, and fakes none', async () => {
     const s = await register('tenant-a', envA, olga, svc('facts'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
     expect(f.body).toEqual({
       service: s.body,
-      parts: {},
-      available: [],
-      missing: ['deployment', 'configuration', 'secretBindings', 'scaling', 'health', 'drift'],
+      // The health service is wired in: no result for this service yet.
+      parts: { health: null },
+      available: ['health'],
+      missing: ['deployment', 'configuration', 'secretBindings', 'scaling', 'drift'],
       failed: [],
       asOf: clock.toISOString(),
     });
@@ -273,10 +274,10 @@ describe('fact sheet', () => {
     });
     api.addFactProvider('configuration', 'configuration', async () => null);
     api.addFactProvider('scaling', 'scaling', async () => ({ policyId: 'p1' }) as never);
-    api.addFactProvider('health', 'health', async () => {
+    api.addFactProvider('secretBindings', 'secrets', async () => {
       throw new Error('database on fire');
     });
-    expect(() => api.addFactProvider('health', 'other', async () => null)).toThrow(/already registered/);
+    expect(() => api.addFactProvider('secretBindings', 'other', async () => null)).toThrow(/already registered/);
 
     const s = await register('tenant-a', envA, olga, svc('facts-2'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
@@ -285,12 +286,13 @@ describe('fact sheet', () => {
     expect(f.body.parts).toEqual({
       deployment: { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z' },
       configuration: null,
+      health: null,
     });
-    expect(f.body.available).toEqual(['deployment', 'configuration']);
-    expect(f.body.missing).toEqual(['secretBindings', 'drift']);
+    expect(f.body.available).toEqual(['deployment', 'configuration', 'health']);
+    expect(f.body.missing).toEqual(['drift']);
     expect(f.body.failed).toEqual([
+      { part: 'secretBindings', message: 'secrets did not answer.' },
       { part: 'scaling', message: 'scaling answered in an unexpected shape.' },
-      { part: 'health', message: 'health did not answer.' },
     ]);
     expect(JSON.stringify(f.body)).not.toContain('hunter2');
     expect(JSON.stringify(f.body)).not.toContain('on fire');

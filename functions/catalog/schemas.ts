@@ -116,8 +116,13 @@ export const ScalingFact = z
   .object({ policyId: z.string(), version: z.number().int(), minReplicas: z.number().int(), maxReplicas: z.number().int() })
   .openapi('ScalingFact', { description: 'Scaling policy version (RuntimeScalingService)' });
 export const HealthFact = z
-  .object({ status: z.string(), checkedAt: instant, message: z.string().optional() })
-  .openapi('HealthFact', { description: 'Latest health result (RuntimeHealthService)' });
+  .object({
+    status: z.string(),
+    checkedAt: instant.openapi({ description: 'ISO 8601: when the newest result was observed' }),
+    changedAt: instant.openapi({ description: 'ISO 8601: since when the service has had this status' }),
+    message: z.string().optional(),
+  })
+  .openapi('HealthFact', { description: 'Latest health result and when the status last changed (RuntimeHealthService)' });
 export const DriftFact = z
   .object({
     openFindings: z.number().int(),
