@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchInventory } from '../bench/inventory.js';
+import { benchHealth } from '../bench/health.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
 import type { BenchResult } from '../bench/stats.js';
 import { buildApp } from '../scripts/build.js';
@@ -44,6 +45,10 @@ describe('benchmarks at a tiny size', () => {
     } finally {
       console.log = log;
     }
+  });
+
+  it('health: ingests batches through the handler and as raw INSERTs, reads the latest status both ways', async () => {
+    expectMeasured(await benchHealth({ services: 50, batches: 3, batchSize: 20, reads: 3, warmup: 1 }), 2);
   });
 
   it('cold: imports a fresh build of the app and a one-function app in new processes', async () => {

@@ -95,25 +95,43 @@ export async function getBatch(trx: Tx, tenantId: string, batchId: string): Prom
   return trx.selectFrom('batches').selectAll().where('tenant_id', '=', tenantId).where('batch_id', '=', batchId).executeTakeFirst();
 }
 
+/** A column of an `unnest` insert: its name and the PostgreSQL array type its values travel as. */
+type Column<Row> = readonly [keyof Row & string, string];
+
 /**
- * Inserts results in one statement per 5,000 rows, as column arrays (`unnest`): one parameter per
- * column instead of one per value, so the statement's size and parse time do not grow with the batch.
+ * Inserts rows in one statement per 5,000 rows, as column arrays (`insert … select * from unnest(…)`):
+ * one parameter per column instead of one per value, so the statement's size and the time to parse
+ * and bind it do not grow with the batch. `tail` follows the select (an `on conflict` clause).
  */
-export async function insertResults(trx: Tx, rows: readonly ResultRow[]): Promise<void> {
+async function insertUnnest<Row>(trx: Tx, table: keyof HealthDb, columns: readonly Column<Row>[], rows: readonly Row[], tail = sql``): Promise<void> {
+  const names = sql.join(columns.map(([c]) => sql.ref(c)));
   for (let i = 0; i < rows.length; i += 5000) {
     const chunk = rows.slice(i, i + 5000);
-    const col = <K extends keyof ResultRow>(k: K) => chunk.map((r) => r[k]);
-    await sql`
-      insert into results (tenant_id, service_id, observed_at, batch_id, ord, environment_id, check_name, status, latency_ms, message, received_at)
-      select * from unnest(${col('tenant_id')}::text[], ${col('service_id')}::text[], ${col('observed_at')}::timestamptz[], ${col('batch_id')}::text[],
-                           ${col('ord')}::int[], ${col('environment_id')}::text[], ${col('check_name')}::text[], ${col('status')}::text[],
-                           ${col('latency_ms')}::float8[], ${col('message')}::text[], ${col('received_at')}::timestamptz[])`.execute(trx);
+    const arrays = sql.join(columns.map(([c, type]) => sql`${chunk.map((r) => r[c])}::${sql.raw(type)}[]`));
+    await sql`insert into ${sql.table(table)} (${names}) select * from unnest(${arrays}) ${tail}`.execute(trx);
   }
 }
 
+const RESULT_COLUMNS: readonly Column<ResultRow>[] = [
+  ['tenant_id', 'text'], ['service_id', 'text'], ['observed_at', 'timestamptz'], ['batch_id', 'text'], ['ord', 'int'], ['environment_id', 'text'],
+  ['check_name', 'text'], ['status', 'text'], ['latency_ms', 'float8'], ['message', 'text'], ['received_at', 'timestamptz'],
+];
+const TRANSITION_COLUMNS: readonly Column<TransitionRow>[] = [
+  ['tenant_id', 'text'], ['service_id', 'text'], ['at', 'timestamptz'], ['batch_id', 'text'], ['ord', 'int'], ['environment_id', 'text'],
+  ['from_status', 'text'], ['to_status', 'text'], ['check_name', 'text'], ['message', 'text'],
+];
+const LATEST_COLUMNS: readonly Column<LatestRow>[] = [
+  ['tenant_id', 'text'], ['service_id', 'text'], ['environment_id', 'text'], ['status', 'text'], ['check_name', 'text'], ['latency_ms', 'float8'],
+  ['message', 'text'], ['observed_at', 'timestamptz'], ['changed_at', 'timestamptz'], ['batch_id', 'text'], ['ord', 'int'],
+];
+
+/** Inserts a batch's results. */
+export async function insertResults(trx: Tx, rows: readonly ResultRow[]): Promise<void> {
+  await insertUnnest(trx, 'results', RESULT_COLUMNS, rows);
+}
+
 export async function insertTransitions(trx: Tx, rows: readonly TransitionRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  for (let i = 0; i < rows.length; i += 5000) await trx.insertInto('transitions').values(rows.slice(i, i + 5000)).execute();
+  await insertUnnest(trx, 'transitions', TRANSITION_COLUMNS, rows);
 }
 
 /** The latest rows of some services of a tenant. */
@@ -125,31 +143,12 @@ export async function latestOf(trx: Tx, tenantId: string, serviceIds: readonly s
 /**
  * Writes the latest rows. The guard keeps a newer row: an upsert never replaces a row whose
  * `observed_at` is later than the one written (the caller decided under the environment's lock;
- * the guard holds even if a caller did not).
+ * the guard holds even if a caller did not). No index covers a column an update changes, so
+ * updates are heap-only (HOT) and touch no index.
  */
 export async function upsertLatest(trx: Tx, rows: readonly LatestRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += 2000) {
-    await trx
-      .insertInto('latest')
-      .values(rows.slice(i, i + 2000))
-      .onConflict((oc) =>
-        oc
-          .columns(['tenant_id', 'service_id'])
-          .doUpdateSet({
-            environment_id: sql`excluded.environment_id`,
-            status: sql`excluded.status`,
-            check_name: sql`excluded.check_name`,
-            latency_ms: sql`excluded.latency_ms`,
-            message: sql`excluded.message`,
-            observed_at: sql`excluded.observed_at`,
-            changed_at: sql`excluded.changed_at`,
-            batch_id: sql`excluded.batch_id`,
-            ord: sql`excluded.ord`,
-          })
-          .where(sql<boolean>`latest.observed_at <= excluded.observed_at`),
-      )
-      .execute();
-  }
+  const set = sql.join(LATEST_COLUMNS.filter(([c]) => c !== 'tenant_id' && c !== 'service_id').map(([c]) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`));
+  await insertUnnest(trx, 'latest', LATEST_COLUMNS, rows, sql`on conflict (tenant_id, service_id) do update set ${set} where latest.observed_at <= excluded.observed_at`);
 }
 
 /**

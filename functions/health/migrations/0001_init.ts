@@ -6,7 +6,8 @@
  *   PostgreSQL requires, and is the index a service's history by time range reads.
  * - `transitions`: when a service's status changed (from, to, at), partitioned by `at` the same way.
  * - `latest`: one row per service, the newest result and when its status last changed, maintained on
- *   append; the latest-by-service read is a primary-key lookup that never touches `results`.
+ *   append; the latest-by-service read is a primary-key lookup that never touches `results`, and
+ *   an environment's list reads `latest_by_environment`.
  * - `batches`: one row per accepted batch id (what makes a replay insert nothing).
  *
  * Retention (the storage map's "Health results (recent)", 30 days) drops whole daily partitions.
@@ -72,9 +73,11 @@ export async function up(db: Kysely<any>): Promise<void> {
       batch_id        text collate "C" not null,
       ord             integer not null,
       constraint latest_pk primary key (tenant_id, service_id)
-    )`.execute(db);
+    ) with (fillfactor = 80)`.execute(db);
+  // Only columns an update never changes are indexed (a service stays in its environment), so the
+  // update of a latest row on every result is heap-only (HOT): no index is written; fillfactor
+  // leaves each page room for it.
   await sql`create index latest_by_environment on latest (tenant_id, environment_id, service_id)`.execute(db);
-  await sql`create index latest_by_observed on latest (tenant_id, observed_at)`.execute(db);
   await enableTenantRls(db, 'latest');
 
   await sql`
