@@ -11,6 +11,7 @@ import type { EnvironmentsApi } from '../environments/api.js';
 import type { TenantsApi } from '../tenants/api.js';
 import { runRetention, type RetentionSummary } from './retention.js';
 import type { HealthStatusValue } from './schemas.js';
+import { KnownPartitions } from './service.js';
 import { HEALTH_SQL } from './sql.js';
 import * as store from './store.js';
 
@@ -44,6 +45,8 @@ export interface HealthInstance {
   needs: HealthNeeds;
   /** The per-instance bucket of the tenant quota `healthResultsPerMinute`. */
   limiter: TenantRateLimiter;
+  /** The partitions this instance has seen exist. */
+  partitions: KnownPartitions;
   /** One retention run over every database and tenant (what the daily timer runs). */
   retention(): Promise<RetentionSummary>;
 }
@@ -66,6 +69,7 @@ export function createHealth(kernel: Kernel, needs: HealthNeeds): HealthInstance
     api,
     needs,
     limiter: new TenantRateLimiter(),
+    partitions: new KnownPartitions(kernel.now),
     retention: () => runRetention({ sql: kernel.sql, now: kernel.now(), tenants: needs.tenants }),
   };
 }

@@ -11,7 +11,7 @@ import { environmentRetired } from '../environments/api.js';
 import type { HealthNeeds } from './api.js';
 import { reportResults } from './availability.js';
 import * as schemas from './schemas.js';
-import { batchHash, checkKnownServices, checkWindow, ingestBatch, toResultDto, toServiceHealthDto, toTransitionDto } from './service.js';
+import { batchHash, checkKnownServices, checkWindow, ingestBatch, toResultDto, toServiceHealthDto, toTransitionDto, type KnownPartitions } from './service.js';
 import { HEALTH_SQL } from './sql.js';
 import * as store from './store.js';
 
@@ -20,6 +20,7 @@ export interface HealthHandlerDeps {
   now: () => Date;
   telemetry: Telemetry;
   limiter: Pick<TenantRateLimiter, 'take'>;
+  partitions: KnownPartitions;
   environments: HealthNeeds['environments'];
   catalog: Pick<HealthNeeds['catalog'], 'getService' | 'getServices'>;
 }
@@ -50,7 +51,7 @@ function timeRange(q: { from?: string | undefined; to?: string | undefined }): s
 }
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
-export function healthHandlers({ now, telemetry, limiter, environments, catalog }: HealthHandlerDeps) {
+export function healthHandlers({ now, telemetry, limiter, partitions, environments, catalog }: HealthHandlerDeps) {
   /** An empty page is a 404 when the service is not one of the environment's (asked of the catalog). */
   const requireService = async (tenant: TenantRef, environmentId: string, serviceId: string) => {
     const s = await catalog.getService(tenant, serviceId);
@@ -68,12 +69,15 @@ export function healthHandlers({ now, telemetry, limiter, environments, catalog 
     prepare: async (ctx) => {
       const { environmentId } = ctx.params;
       const tenant = tenantOf(ctx);
-      const env = await environments.getEnvironment(tenant, environmentId);
+      const { results } = ctx.body;
+      // Both owners at once, each in its own read.
+      const [env, known] = await Promise.all([
+        environments.getEnvironment(tenant, environmentId),
+        catalog.getServices(tenant, [...new Set(results.map((r) => r.serviceId))]),
+      ]);
       if (!env) throw notFound(`Environment '${environmentId}'`, 'environmentId');
       if (env.status === 'retired') throw environmentRetired(environmentId);
-      const { results } = ctx.body;
       checkWindow(results, now());
-      const known = await catalog.getServices(tenant, [...new Set(results.map((r) => r.serviceId))]);
       const mine = new Set([...known.values()].filter((s) => s.environmentId === environmentId).map((s) => s.serviceId));
       checkKnownServices(results, mine, environmentId);
       const perMinute = ctx.tenant.quotas[RESULTS_QUOTA] ?? 0;
@@ -96,7 +100,8 @@ export function healthHandlers({ now, telemetry, limiter, environments, catalog 
       const { batchId, results } = ctx.body;
       const tenantId = ctx.tenant.tenantId;
       const hash = batchHash(environmentId, results);
-      const out = await ctx.tx(HEALTH_SQL, (trx) => ingestBatch(trx, { tenantId, environmentId, batchId, results, hash, now: now() }));
+      const days = partitions.forDatabase(ctx.tenant.placement);
+      const out = await ctx.tx(HEALTH_SQL, (trx) => ingestBatch(trx, { tenantId, environmentId, batchId, results, hash, now: now(), days }));
       reportResults(telemetry, out.rows);
       return { status: 200, body: { batchId, accepted: out.accepted, replayed: out.replayed } };
     },

@@ -29,7 +29,7 @@ export const RETENTION_SCHEDULE = '0 45 0 * * *';
 
 const routes = lazyRoutes((self: HealthInstance, kernel) =>
   import('./handlers.js').then((m) =>
-    m.healthHandlers({ now: kernel.now, telemetry: kernel.telemetry, limiter: self.limiter, environments: self.needs.environments, catalog: self.needs.catalog }),
+    m.healthHandlers({ now: kernel.now, telemetry: kernel.telemetry, limiter: self.limiter, partitions: self.partitions, environments: self.needs.environments, catalog: self.needs.catalog }),
   ),
 );
 

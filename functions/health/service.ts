@@ -9,6 +9,7 @@ import { storageMap } from '../../shared/storage-map.js';
 import { redact } from './redact.js';
 import type { HealthResultInput, HealthStatusValue } from './schemas.js';
 import type { z } from '../../shared/http/openapi.js';
+import type { Placement } from '../../shared/sql/service-db.js';
 import * as store from './store.js';
 
 const DAY_MS = 86_400_000;
@@ -84,6 +85,41 @@ export function batchHash(environmentId: string, results: readonly ResultInput[]
   return createHash('sha256').update(JSON.stringify([environmentId, results])).digest('hex');
 }
 
+/** The days whose partitions one database is known to have. */
+export interface KnownDays {
+  has(first: string, last: string): boolean;
+  add(first: string, last: string): void;
+}
+
+/**
+ * The partitions this instance has seen exist, per database, so an ingest skips the check after
+ * the first batch of a day. Safe to keep: retention drops only days older than the accepted window,
+ * which no ingest writes to; a day is forgotten once it leaves the window.
+ */
+export class KnownPartitions {
+  private readonly days = new Map<string, Set<string>>();
+
+  constructor(private readonly now: () => Date) {}
+
+  forDatabase(placement: Placement): KnownDays {
+    const key = placement.model === 'pooled' ? '' : placement.database;
+    let set = this.days.get(key);
+    if (!set) this.days.set(key, (set = new Set()));
+    const days = set;
+    return {
+      has: (first, last) => {
+        for (let d = first; d <= last; d = addDays(d, 1)) if (!days.has(d)) return false;
+        return true;
+      },
+      add: (first, last) => {
+        const oldest = utcDay(retentionCutoff(this.now()));
+        for (const d of days) if (d < oldest) days.delete(d);
+        for (let d = first; d <= last; d = addDays(d, 1)) days.add(d);
+      },
+    };
+  }
+}
+
 /** The outcome of an ingest. */
 export interface IngestOutcome {
   accepted: number;
@@ -100,7 +136,7 @@ export interface IngestOutcome {
  */
 export async function ingestBatch(
   trx: store.Tx,
-  input: { tenantId: string; environmentId: string; batchId: string; results: readonly ResultInput[]; hash: string; now: Date },
+  input: { tenantId: string; environmentId: string; batchId: string; results: readonly ResultInput[]; hash: string; now: Date; days?: KnownDays },
 ): Promise<IngestOutcome> {
   const { tenantId, environmentId, batchId, now } = input;
   await store.lockEnvironment(trx, tenantId, environmentId);
@@ -129,7 +165,12 @@ export async function ingestBatch(
     if (r.observed_at < first) first = r.observed_at;
     if (r.observed_at > last) last = r.observed_at;
   }
-  await store.ensurePartitions(trx, utcDay(first), utcDay(last));
+  const [firstDay, lastDay] = [utcDay(first), utcDay(last)];
+  if (!input.days?.has(firstDay, lastDay)) {
+    // Only days that were all there already are remembered: days made here are not, since this
+    // transaction may still roll back and take them with it.
+    if ((await store.ensurePartitions(trx, firstDay, lastDay)) === 0) input.days?.add(firstDay, lastDay);
+  }
   await store.insertResults(trx, rows);
 
   const byService = new Map<string, store.ResultRow[]>();
@@ -151,17 +192,17 @@ export async function ingestBatch(
  * the history only: it neither replaces the latest row nor makes a transition.
  */
 export function advance(
-  current: ReadonlyMap<string, store.LatestRow>,
+  current: ReadonlyMap<string, Pick<store.LatestRow, 'status' | 'observed_at' | 'changed_at'>>,
   byService: ReadonlyMap<string, readonly store.ResultRow[]>,
 ): { latest: store.LatestRow[]; transitions: store.TransitionRow[] } {
   const latest: store.LatestRow[] = [];
   const transitions: store.TransitionRow[] = [];
-  const newer = (r: store.ResultRow, l: store.LatestRow) =>
+  const newer = (r: store.ResultRow, l: Pick<store.LatestRow, 'status' | 'observed_at'>) =>
     r.observed_at.getTime() > l.observed_at.getTime() || (r.observed_at.getTime() === l.observed_at.getTime() && SEVERITY[r.status] > SEVERITY[l.status]);
   for (const [serviceId, results] of byService) {
     const ordered = [...results].sort((a, b) => a.observed_at.getTime() - b.observed_at.getTime() || SEVERITY[a.status] - SEVERITY[b.status] || a.ord - b.ord);
-    let cur = current.get(serviceId);
-    let moved = false;
+    let cur: Pick<store.LatestRow, 'status' | 'observed_at' | 'changed_at'> | undefined = current.get(serviceId);
+    let next: store.LatestRow | undefined;
     for (const r of ordered) {
       if (cur && !newer(r, cur)) continue;
       const changed = !cur || cur.status !== r.status;
@@ -179,7 +220,7 @@ export function advance(
           message: r.message,
         });
       }
-      cur = {
+      next = {
         tenant_id: r.tenant_id,
         service_id: serviceId,
         environment_id: r.environment_id,
@@ -192,9 +233,9 @@ export function advance(
         batch_id: r.batch_id,
         ord: r.ord,
       };
-      moved = true;
+      cur = next;
     }
-    if (moved && cur) latest.push(cur);
+    if (next) latest.push(next);
   }
   return { latest, transitions };
 }

@@ -134,10 +134,10 @@ export async function insertTransitions(trx: Tx, rows: readonly TransitionRow[])
   await insertUnnest(trx, 'transitions', TRANSITION_COLUMNS, rows);
 }
 
-/** The latest rows of some services of a tenant. */
-export async function latestOf(trx: Tx, tenantId: string, serviceIds: readonly string[]): Promise<LatestRow[]> {
+/** What an ingest needs of the latest rows of some services of a tenant. */
+export async function latestOf(trx: Tx, tenantId: string, serviceIds: readonly string[]): Promise<Pick<LatestRow, 'service_id' | 'status' | 'observed_at' | 'changed_at'>[]> {
   if (serviceIds.length === 0) return [];
-  return trx.selectFrom('latest').selectAll().where('tenant_id', '=', tenantId).where(sql<boolean>`service_id = any(${serviceIds}::text[])`).execute();
+  return trx.selectFrom('latest').select(['service_id', 'status', 'observed_at', 'changed_at']).where('tenant_id', '=', tenantId).where(sql<boolean>`service_id = any(${serviceIds}::text[])`).execute();
 }
 
 /**
