@@ -187,8 +187,8 @@ export async function ingestBatch(
 }
 
 /**
- * Moves each service's latest row forward through its new results in observed order (at the same
- * instant the worse status counts as the later one). A result older than the latest row goes into
+ * Moves each service's latest row forward through its new results in observed order (of results
+ * at the same instant only the worst counts). A result older than the latest row goes into
  * the history only: it neither replaces the latest row nor makes a transition.
  */
 export function advance(
@@ -203,8 +203,10 @@ export function advance(
     const ordered = [...results].sort((a, b) => a.observed_at.getTime() - b.observed_at.getTime() || SEVERITY[a.status] - SEVERITY[b.status] || a.ord - b.ord);
     let cur: Pick<store.LatestRow, 'status' | 'observed_at' | 'changed_at'> | undefined = current.get(serviceId);
     let next: store.LatestRow | undefined;
-    for (const r of ordered) {
+    for (const [i, r] of ordered.entries()) {
       if (cur && !newer(r, cur)) continue;
+      // Of results observed at the same instant only the worst (sorted last) counts.
+      if (ordered[i + 1]?.observed_at.getTime() === r.observed_at.getTime()) continue;
       const changed = !cur || cur.status !== r.status;
       if (changed) {
         transitions.push({
