@@ -241,7 +241,7 @@ describe('appending health results', () => {
     const stored = (await sql<{ message: string }>`select message from health.results where batch_id = 'redact-1'`.execute(owner())).rows[0]!.message;
     for (const s of secrets) expect(stored).not.toContain(s);
     expect(stored).toContain('GET /orders failed');
-    expect(stored).toContain('[REDACTED]');
+    expect(stored).toContain('[redacted]');
     const sent = JSON.stringify(rec.sent);
     for (const s of secrets) expect(sent).not.toContain(s);
     // Each result is an availability item; an unhealthy one also an exception with the excerpt.
