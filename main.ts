@@ -13,7 +13,8 @@ const settings = loadSettings();
 const telemetry = startTelemetry(settings);
 
 const registrar = new Registrar(async (r) => {
-  const [{ createKernel }, { composeApp }] = await Promise.all([import('./shared/kernel.js'), import('./composition/app.js')]);
+  // The first invocation also waits for Application Insights (when on), so its request is not lost.
+  const [{ createKernel }, { composeApp }] = await Promise.all([import('./shared/kernel.js'), import('./composition/app.js'), telemetry.ready]);
   return composeApp(createKernel(settings, { telemetry }), r, services);
 });
 registerAll(registrar);

@@ -10,6 +10,7 @@ import { benchInventory } from './inventory.js';
 import { benchConfiguration } from './configuration.js';
 import { benchPolicyRead, benchRender } from './scaling.js';
 import { benchDeployments } from './deployments.js';
+import { benchHealth } from './health.js';
 import { report, type BenchResult } from './stats.js';
 
 if (process.env.BENCH_DATABASE_URL) process.env.TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
@@ -22,6 +23,7 @@ if (want('inventory')) results.push(...(await benchInventory()));
 if (want('configuration')) results.push(...(await benchConfiguration()));
 if (want('scaling')) results.push(...(await benchRender()), ...(await benchPolicyRead()));
 if (want('deployments')) results.push(...(await benchDeployments()));
+if (want('health')) results.push(...(await benchHealth()));
 if (want('cold')) {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   results.push(...(await benchColdImport()));

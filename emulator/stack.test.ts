@@ -23,7 +23,7 @@ import { startStack, type Stack } from './stack.js';
 import { wipeLocalState } from './wipe.js';
 
 const anyToken: TokenCredential = { getToken: async () => ({ token: 'local', expiresOnTimestamp: Date.now() + 3_600_000 }) };
-const ALL_PORTS_FREE = { postgres: 0, blob: 0, queue: 0, table: 0, cosmos: 0, keyVault: 0 };
+const ALL_PORTS_FREE = { postgres: 0, blob: 0, queue: 0, table: 0, cosmos: 0, keyVault: 0, appInsights: 0 };
 
 let dir: string;
 let stack: Stack;
@@ -53,6 +53,7 @@ describe('local stack', () => {
   it('returns every app setting, accepted by the app’s settings loader', () => {
     expect(Object.keys(stack.env).sort()).toEqual(
       [
+        'APPLICATIONINSIGHTS_CONNECTION_STRING',
         'ARTIFACTS_CONTAINER',
         'AUTH_AUDIENCE',
         'AUTH_DEV_ALLOW',
@@ -77,6 +78,9 @@ describe('local stack', () => {
     expect(stack.env.FUNCTIONS_WORKER_RUNTIME).toBe('node');
     expect(stack.env.SQL_CONNECTION_STRING).toBe(`postgres://postgres@127.0.0.1:${stack.ports.postgres}/postgres`);
     expect(stack.env.KEYVAULT_URL).toBe(`https://127.0.0.1:${stack.ports.keyVault}`);
+    expect(stack.env.APPLICATIONINSIGHTS_CONNECTION_STRING).toBe(
+      `InstrumentationKey=${stack.appInsights.instrumentationKey};IngestionEndpoint=https://127.0.0.1:${stack.ports.appInsights}/`,
+    );
   });
 
   it('writes local.settings.json in the Core Tools format, keeping values added by hand', async () => {
@@ -123,11 +127,13 @@ describe('local stack', () => {
     const probe = `
       const https = require('node:https');
       const get = (u) => new Promise((ok, fail) => https.get(u, (r) => { r.resume(); ok(r.statusCode); }).on('error', fail));
-      Promise.all([get(process.env.KEYVAULT_URL + '/secrets?api-version=7.5'), get(process.env.COSMOS_ENDPOINT)])
+      const ingestion = /IngestionEndpoint=([^;]+)/.exec(process.env.APPLICATIONINSIGHTS_CONNECTION_STRING)[1];
+      Promise.all([get(process.env.KEYVAULT_URL + '/secrets?api-version=7.5'), get(process.env.COSMOS_ENDPOINT), get(ingestion)])
         .then((s) => console.log(s.join(' ')), (e) => { console.log(e.code); process.exit(1); });`;
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', probe], { env: { PATH: process.env.PATH, ...stack.env } });
-    // 401: the vault's authentication challenge; Cosmos answers the account read. Both over verified TLS.
-    expect(stdout.trim()).toMatch(/^401 \d{3}$/);
+    // 401: the vault's authentication challenge; Cosmos answers the account read; the telemetry
+    // capture server its summary. All over verified TLS.
+    expect(stdout.trim()).toMatch(/^401 \d{3} 200$/);
   });
 
   it('fails by name when a port is taken', async () => {

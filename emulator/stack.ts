@@ -7,9 +7,11 @@
  *   Cosmos DB   @vercel/cosmosdb-server over HTTPS                                        :8081
  *   Key Vault   the project's secrets stand-in over HTTPS                                 :8443
  *   Registry    docker-registry (CNCF distribution 2.8, OCI Distribution API), when installed :5000
+ *   App Insights a capture server for the telemetry ingestion API over HTTPS               :8444
  *
  * State lives under `.local/` (git-ignored): `pglite/`, `azurite/`, `keyvault/`, the TLS
- * certificate in `certs/`, the dev issuer's key. Cosmos DB keeps nothing across restarts. A lock
+ * certificate in `certs/`, the dev issuer's key, and `appinsights/telemetry.jsonl` (what the app
+ * sent to Application Insights in the current run). Cosmos DB keeps nothing across restarts. A lock
  * file (`.local/stack.lock`) says a stack is using that state; `npm run local:wipe` refuses to
  * delete it while the stack runs. docs/local-stack.md has the details and the stand-ins' limits.
  */
@@ -23,8 +25,9 @@ import { join, resolve } from 'node:path';
 import { ensureDevIssuer } from '../shared/auth/dev-issuer.js';
 import { loadSettings, type Settings } from '../shared/settings.js';
 import { storageMap, DRIFT_SNAPSHOT_TTL_SECONDS } from '../shared/storage-map.js';
+import { startAppInsightsCapture, type AppInsightsCapture } from './appinsights/server.js';
 import { startAzurite, type AzuriteServer } from './azurite.js';
-import { ensureLocalCert } from './certs.js';
+import { ensureLocalCert, type LocalCert } from './certs.js';
 import { startCosmos, type CosmosServer } from './cosmos.js';
 import { startKeyVaultServer, type KeyVaultServer } from './keyvault/server.js';
 import { startPglite, type PgliteServer } from './pglite.js';
@@ -38,6 +41,7 @@ export interface StackPorts {
   table: number;
   cosmos: number;
   keyVault: number;
+  appInsights: number;
 }
 
 /** Default ports: Azurite's and the Cosmos DB emulator's standard ones; PostgreSQL off 5432. */
@@ -48,6 +52,7 @@ export const DEFAULT_PORTS: Readonly<StackPorts> = {
   table: 10002,
   cosmos: 8081,
   keyVault: 8443,
+  appInsights: 8444,
 };
 
 /** Options for {@link startStack}. */
@@ -61,7 +66,10 @@ export interface StackOptions {
    * everything in memory (tests); only the certificate and the dev issuer key are written.
    */
   persistent?: boolean;
-  /** Ports to listen on; missing ones take {@link DEFAULT_PORTS}. */
+  /**
+   * Ports to listen on; missing ones take {@link DEFAULT_PORTS} — except when every port given is
+   * 0 (tests asking for free ports): then the missing ones are free ports too.
+   */
   ports?: Partial<StackPorts>;
   /**
    * The PostgreSQL to use: `'pglite'` (embedded), or a server's connection string. Default: the
@@ -88,6 +96,8 @@ export interface Stack {
   env: Record<string, string>;
   /** The ports actually used (0 for PostgreSQL when an external server is used). */
   ports: StackPorts;
+  /** What the app sent to Application Insights (the capture server behind the connection string). */
+  appInsights: AppInsightsCapture;
   /** Stops everything this stack started and releases the state directory. */
   stop(): Promise<void>;
 }
@@ -120,6 +130,7 @@ const SERVICE_NAMES: Record<keyof StackPorts, string> = {
   table: 'Azurite Table',
   cosmos: 'Cosmos DB stand-in',
   keyVault: 'Key Vault stand-in',
+  appInsights: 'Application Insights capture server',
 };
 const HOST = '127.0.0.1';
 
@@ -133,7 +144,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const persistent = options.persistent ?? true;
   const stateDir = resolve(options.stateDir ?? '.local');
-  const wanted: StackPorts = { ...DEFAULT_PORTS, ...options.ports };
+  const given = Object.values(options.ports ?? {});
+  const anyFree = given.length > 0 && given.every((p) => p === 0);
+  const defaults: StackPorts = anyFree ? { postgres: 0, blob: 0, queue: 0, table: 0, cosmos: 0, keyVault: 0, appInsights: 0 } : DEFAULT_PORTS;
+  const wanted: StackPorts = { ...defaults, ...options.ports };
   const postgres = options.postgres ?? (process.env.SQL_CONNECTION_STRING ? { connectionString: process.env.SQL_CONNECTION_STRING } : 'pglite');
 
   await mkdir(stateDir, { recursive: true });
@@ -170,6 +184,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }),
       startCosmos({ tls: cert, host: HOST, port: wanted.cosmos }),
       startKeyVaultServer({ tls: cert, host: HOST, port: wanted.keyVault, stateFile: persistent ? join(stateDir, 'keyvault', 'state.json') : undefined }),
+      startTelemetryCapture(cert, wanted.appInsights, persistent ? join(stateDir, 'appinsights', 'telemetry.jsonl') : undefined),
     ]);
     for (const s of started) {
       const service = s.status === 'fulfilled' ? s.value : undefined;
@@ -177,11 +192,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw explain(failed.reason, wanted);
-    const [pg, azurite, cosmos, vault] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [
+    const [pg, azurite, cosmos, vault, appInsights] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [
       PgliteServer | undefined,
       AzuriteServer,
       CosmosServer,
       KeyVaultServer,
+      AppInsightsCapture,
     ];
 
     const defaults = appDefaults();
@@ -197,6 +213,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       COSMOS_KEY: cosmos.key,
       COSMOS_DATABASE: defaults.cosmos.database,
       KEYVAULT_URL: vault.url,
+      APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.connectionString,
       AUTH_MODE: 'dev',
       AUTH_DEV_ALLOW: 'local',
       AUTH_AUDIENCE: defaults.auth.audience,
@@ -229,6 +246,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       table: azurite.tablePort,
       cosmos: cosmos.port,
       keyVault: vault.port,
+      appInsights: appInsights.port,
     };
     if (persistent) await writeLock(stateDir, ports);
 
@@ -241,13 +259,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     log(`Table        ${azurite.tableEndpoint}`);
     log(`Cosmos DB    ${cosmos.endpoint} (in memory)`);
     log(`Key Vault    ${vault.url}`);
+    log(`App Insights ${appInsights.url} (captured: ${persistent ? `.local/appinsights/telemetry.jsonl, ` : ''}GET ${appInsights.url}envelopes)`);
     if (settingsFile) log(`Settings     ${settingsFile}`);
 
-    return { env, ports, stop: stopAll };
+    return { env, ports, appInsights, stop: stopAll };
   } catch (error) {
     await stopAll().catch(() => undefined);
     throw error;
   }
+}
+
+/** The telemetry capture server; a persistent stack's file holds the current run only. */
+async function startTelemetryCapture(cert: LocalCert, port: number, file: string | undefined): Promise<AppInsightsCapture> {
+  if (file) await rm(file, { force: true });
+  return startAppInsightsCapture({ tls: cert, host: HOST, port, ...(file ? { file } : {}) });
 }
 
 /** The app's own defaults for the settings the stack writes out explicitly. */
@@ -330,7 +355,7 @@ async function acquireLock(stateDir: string): Promise<void> {
   const lock: StackLock = {
     pid: process.pid,
     startedAt: new Date().toISOString(),
-    ports: { postgres: 0, blob: 0, queue: 0, table: 0, cosmos: 0, keyVault: 0 },
+    ports: { postgres: 0, blob: 0, queue: 0, table: 0, cosmos: 0, keyVault: 0, appInsights: 0 },
   };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

@@ -20,9 +20,19 @@ export interface Kernel {
   readonly clients: AzureClients;
   /** Injected clock, so retention and purge logic is testable. */
   readonly now: () => Date;
-  /** Custom events for Application Insights (alerts query them); a no-op when telemetry is off. */
+  /** Application Insights telemetry items (alerts query its custom events); a no-op when telemetry is off. */
   readonly telemetry: Telemetry;
 }
+
+// Not telemetry.ts's `noTelemetry`: that module is in the start-up chunk, and a value imported
+// from it here would move it into a chunk of its own.
+const NO_TELEMETRY: Telemetry = {
+  trackEvent: () => undefined,
+  trackAvailability: () => undefined,
+  trackException: () => undefined,
+  trackTrace: () => undefined,
+  flush: () => Promise.resolve(),
+};
 
 /** Builds the kernel. Clients and pools are created lazily on first use. */
 export function createKernel(settings: Settings, opts: { now?: () => Date; telemetry?: Telemetry } = {}): Kernel {
@@ -38,6 +48,6 @@ export function createKernel(settings: Settings, opts: { now?: () => Date; telem
     openapi: new OpenApi(),
     clients,
     now: opts.now ?? (() => new Date()),
-    telemetry: opts.telemetry ?? { trackEvent: () => undefined },
+    telemetry: opts.telemetry ?? NO_TELEMETRY,
   });
 }

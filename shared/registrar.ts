@@ -5,6 +5,9 @@
  * function's first invocation. That keeps the app's cold import close to a one-function app's (see
  * docs/performance.md), and it is why this module imports nothing heavy.
  *
+ * Each function's handler runs in a request span (`tracing.ts`): with Application Insights on, every
+ * invocation is a request carrying its invocation id, function name and tenant.
+ *
  * Every trigger kind works the same way: `http`, `timer`, `queue`, and the Durable Functions kinds
  * `orchestration`, `activity` and `entity`. The Durable ones register the same trigger metadata
  * `df.app.*` would (`orchestrationTrigger`, `activityTrigger`, `entityTrigger`) and build
@@ -95,7 +98,12 @@ export class Registrar {
   add(entry: FunctionEntry, build: (app: App) => Promise<Handler>, register: (handler: Handler) => void): void {
     if (this.entries.some((e) => e.name === entry.name)) throw new Error(`Two functions are named '${entry.name}'`);
     if (entry.trigger === 'http') this.checkRoute(entry);
-    const resolve = once(async () => build(await this.getApp()));
+    // Every invocation runs in a request span (shared/tracing.ts): loaded with the handler, so
+    // registration stays metadata only.
+    const resolve = once(async () => {
+      const [handler, { traceInvocation }] = await Promise.all([this.getApp().then(build), import('./tracing.js')]);
+      return traceInvocation(entry, handler);
+    });
     if (entry.trigger === 'http') this.routeLoaders.push(resolve);
     register(async (t, c) => (await resolve())(t, c));
     this.entries.push(entry);

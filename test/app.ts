@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDevIssuer, mintDevToken, type DevIssuerKeys } from '../shared/auth/dev-issuer.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
+import type { Telemetry } from '../shared/telemetry.js';
 import { loadSettings } from '../shared/settings.js';
 import { registerAll, services } from '../composition/services.js';
 import { composeApp, loadDatabaseServices } from '../composition/app.js';
 import type { App } from '../shared/registrar.js';
 import type { LogHandler } from '@azure/functions';
 import type { ServiceInstance } from '../shared/service.js';
-import type { Telemetry } from '../shared/telemetry.js';
 import { parseRouteTemplate } from '../emulator/host/routes.js';
 import { servicesIn, SqlDatabases } from '../shared/sql/database.js';
 import { sql } from 'kysely';
@@ -119,7 +119,7 @@ export interface TestAppOptions {
   silos?: string[];
   env?: Record<string, string>;
   now?: () => Date;
-  /** Where the kernel's custom events go (default: nowhere). */
+  /** The kernel's telemetry port (default: sends nothing). */
   telemetry?: Telemetry;
   /**
    * Checks every answer against the published OpenAPI document (default true). Benchmarks turn it

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { benchInventory } from '../bench/inventory.js';
 import { benchConfiguration } from '../bench/configuration.js';
 import { benchDeployments } from '../bench/deployments.js';
+import { benchHealth } from '../bench/health.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
 import { benchPolicyRead, benchRender } from '../bench/scaling.js';
 import type { BenchResult } from '../bench/stats.js';
@@ -60,6 +61,10 @@ describe('benchmarks at a tiny size', () => {
   it('deployments: uploads a log through the handler and raw, pages history through the pipeline and raw SQL alike', async () => {
     expectMeasured(await benchDeployments({ logMiB: 1, deployments: 250, iterations: 2, warmup: 1 }), 2);
   }, 120_000);
+
+  it('health: ingests batches through the handler and as raw INSERTs, reads the latest status both ways', async () => {
+    expectMeasured(await benchHealth({ services: 50, batches: 3, batchSize: 20, reads: 3, warmup: 1 }), 2);
+  });
 
   it('cold: imports a fresh build of the app and a one-function app in new processes', async () => {
     const { outfile } = await buildApp({ outfile: join(buildDir, 'dist', 'main.js') });

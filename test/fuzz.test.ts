@@ -647,7 +647,27 @@ function mutateAt(v: unknown, path: (string | number)[], op: string, value: unkn
 
 const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80]] as const;
 
-function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, f: Fixture, notes: string[], plan: Set<Target>): string | Uint8Array | undefined {
+/**
+ * An example body pointed at the fixture's data: ids of services named in a body (`serviceId`) become
+ * the fixture's live services, observation times (`observedAt`) the app's clock, and a batch id
+ * (`batchId`) mostly a new one, so a body
+ * that names other resources gets past the existence and time checks into the handler.
+ */
+function withFixture(value: unknown, g: fc.GeneratorValue, f: Fixture): unknown {
+  if (Array.isArray(value)) return value.map((v) => withFixture(v, g, f));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      if (k === 'serviceId' && typeof v === 'string') return [k, pick(g, f.services[0]!, f.services[1]!)];
+      if (k === 'observedAt' && typeof v === 'string') return [k, new Date(t.kernel.now().getTime() - g(fc.nat, 3_600_000)).toISOString()];
+      // A new batch mostly, sometimes the example's (a replay, or a conflict when the rest differs).
+      if (k === 'batchId' && typeof v === 'string') return [k, pick(g, v, `fz-${g(fc.nat)}`, `fz-${g(fc.nat)}`)];
+      return [k, withFixture(v, g, f)];
+    }),
+  );
+}
+
+function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, notes: string[], plan: Set<Target>, f: Fixture): string | Uint8Array | undefined {
   const content = op.requestBody ? Object.values(op.requestBody.content)[0] : undefined;
   const examples = [...t.kernel.openapi.examples.values()].map((e) => e.example);
   if (!content) {
@@ -658,7 +678,7 @@ function bodyFor(r: RegisteredRoute, op: Operation, g: fc.GeneratorValue, f: Fix
   const source = plan.has('body') ? pick(g, 'example', 'schema', 'merged', 'other-route') : pick(g, 'example', 'schema', 'schema', 'merged');
   notes.push(`body:${source}`);
   let value: unknown =
-    source === 'example' ? structuredClone(content.example)
+    source === 'example' ? withFixture(content.example, g, f)
     : source === 'schema' ? validFor(content.schema, g)
     : source === 'merged' ? { ...(content.example as object), ...(validFor(content.schema, g) as object) }
     : structuredClone(pick(g, ...examples));
@@ -739,7 +759,7 @@ function requestFor(r: RegisteredRoute, g: fc.GeneratorValue, f: Fixture, tokens
   const list = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, [], false, serviceRoute));
   const path = r.route.replace(/\{(\w+)[^}]*\}/g, (_, name: string) => pathValue(name, g, f, notes, name === mutatedParam, serviceRoute));
   const query = queryFor(op, g, f, list, notes, plan);
-  const body = bodyFor(r, op, g, f, notes, plan);
+  const body = bodyFor(r, op, g, notes, plan, f);
   const bodyType = body === undefined ? undefined : op.requestBody ? Object.keys(op.requestBody.content)[0] : 'application/json';
   const headers = headersFor(r, g, bodyType, tokens, notes, plan);
   return new FuzzRequest(r.method, `${path}${query}`, { headers, ...(body !== undefined ? { rawBody: body } : {}) }, notes);

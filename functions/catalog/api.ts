@@ -55,6 +55,8 @@ export type FactProvider<K extends FactPart> = (tenant: TenantRef, service: Serv
 export interface CatalogApi {
   /** The service in the tenant, or `undefined` when it does not exist there (or was purged). */
   getService(tenant: TenantRef, serviceId: string): Promise<ServiceSummary | undefined>;
+  /** Those of `serviceIds` that exist in the tenant (any status), by id: one query for a whole batch (at most 10,000 ids). */
+  getServices(tenant: TenantRef, serviceIds: readonly string[]): Promise<ReadonlyMap<string, ServiceSummary>>;
   /** Plugs in `owner`'s reference check for the purge; one per owner. */
   addReferenceChecker(owner: string, checker: ServiceReferenceChecker): void;
   /** Plugs in `owner`'s provider of one fact-sheet part; one per part. */
@@ -110,6 +112,11 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
       // One round trip: other services ask this before each of their writes.
       const [row] = await kernel.sql.read(tenant, CATALOG_SQL, (db) => store.selectService(db, tenant.tenantId, serviceId));
       return row ? toSummary(row) : undefined;
+    },
+    async getServices(tenant, serviceIds) {
+      if (serviceIds.length > 10_000) throw new RangeError('getServices takes at most 10,000 ids');
+      const rows = await kernel.sql.read(tenant, CATALOG_SQL, (db) => store.selectServicesById(db, tenant.tenantId, serviceIds));
+      return new Map(rows.map((r) => [r.id, toSummary(r)]));
     },
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),
     addFactProvider: (part, owner, provider) => plugs.addFactProvider(part, owner, provider),

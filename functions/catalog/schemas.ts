@@ -144,8 +144,13 @@ export const ScalingFact = z
   })
   .openapi('ScalingFact', { description: 'Scaling policy in force: version, replica bounds, pause (RuntimeScalingService)' });
 export const HealthFact = z
-  .object({ status: z.string(), checkedAt: instant, message: z.string().optional() })
-  .openapi('HealthFact', { description: 'Latest health result (RuntimeHealthService)' });
+  .object({
+    status: z.string(),
+    checkedAt: instant.openapi({ description: 'ISO 8601: when the newest result was observed' }),
+    changedAt: instant.openapi({ description: 'ISO 8601: since when the service has had this status' }),
+    message: z.string().optional(),
+  })
+  .openapi('HealthFact', { description: 'Latest health result and when the status last changed (RuntimeHealthService)' });
 export const DriftFact = z
   .object({
     openFindings: z.number().int(),

@@ -80,6 +80,15 @@ export function selectService(db: Kysely<CatalogDb>, tenantId: string, id: strin
   return environmentId !== undefined ? q.where('environment_id', '=', environmentId) : q;
 }
 
+/** Services of the tenant with one of these ids (a query, for `ctx.read` or a transaction). */
+export function selectServicesById(db: Kysely<CatalogDb>, tenantId: string, ids: readonly string[]) {
+  return db
+    .selectFrom('services')
+    .select(['id', 'environment_id', 'name', 'owner', 'retired_at'])
+    .where('tenant_id', '=', tenantId)
+    .where('id', 'in', ids.length > 0 ? [...ids] : ['']);
+}
+
 export async function getService(
   trx: Tx,
   tenantId: string,

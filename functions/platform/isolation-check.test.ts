@@ -10,7 +10,7 @@ import { startTestApp, type TestApp } from '../../test/app.js';
 import { services } from '../../composition/services.js';
 import { loadDatabaseServices } from '../../composition/app.js';
 
-import type { TelemetryEvent } from '../../shared/telemetry.js';
+import { noTelemetry, type TelemetryEvent } from '../../shared/telemetry.js';
 import {
   CANARY_TENANT,
   ISOLATION_CHECK_FAILED,
@@ -49,7 +49,7 @@ async function check() {
   const events: TelemetryEvent[] = [];
   reportIsolation(report, {
     log: { log: (...a: unknown[]) => void lines.push({ level: 'log', message: a.join(' ') }), error: (...a: unknown[]) => void lines.push({ level: 'error', message: a.join(' ') }) },
-    telemetry: { trackEvent: (e) => void events.push(e) },
+    telemetry: { ...noTelemetry, trackEvent: (e) => void events.push(e) },
   });
   return { report, lines, events };
 }

@@ -8,7 +8,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectApiError, startTestApp, type TestApp } from '../../test/app.js';
-import type { TelemetryEvent } from '../../shared/telemetry.js';
+import { noTelemetry, type TelemetryEvent } from '../../shared/telemetry.js';
 import type { SecretsInstance } from './api.js';
 import { SECRET_ROTATION_FAILED } from './telemetry.js';
 import { vaultSecretName } from './vault.js';
@@ -27,7 +27,7 @@ const random = { kind: 'random', length: 40, alphabet: 'printable' };
 const anyToken: TokenCredential = { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3_600_000 }) };
 
 beforeAll(async () => {
-  t = await startTestApp({ now: () => clock, telemetry: { trackEvent: (e) => void events.push(e) } });
+  t = await startTestApp({ now: () => clock, telemetry: { ...noTelemetry, trackEvent: (e) => void events.push(e) } });
   a = await t.seedTenant('rot-a', 'rosa');
   vault = new SecretClient(t.keyVault!.url, anyToken, { disableChallengeResourceVerification: true });
 });

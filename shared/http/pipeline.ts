@@ -15,6 +15,7 @@ import { querySchema, readInput, type Input } from './input.js';
 import type { OpenApi } from './openapi.js';
 import { documentRoute } from './openapi-document.js';
 import { toPage } from './pagination.js';
+import { annotateTenant } from '../tracing.js';
 import { errorResponse, toResponse, type ErrorStatuses } from './responses.js';
 import type { HttpMethod, ObjectSchema, RegisteredRoute, Reply, RouteContext, RouteImpl, TenantAccessPort } from './route.js';
 
@@ -72,6 +73,7 @@ export class HttpRoutes {
 
   private async answer(name: string, method: HttpMethod, def: RouteImpl, query: ObjectSchema, request: HttpRequest, invocation: InvocationContext): Promise<Reply> {
     const access = await this.access.check(request, method, def.access);
+    annotateTenant(access.tenant.tenantId);
     const input = await readInput(request, def, query, this.kernel.http.maxBodyBytes);
     const requestId = def.idempotent ? repeatabilityId(request) : undefined;
     const ctx = this.context(access, input, request, invocation);

@@ -14,3 +14,16 @@ describe('TenantRateLimiter', () => {
     expect(l.take('z', 0)).toBe(60);
   });
 });
+
+describe('TenantRateLimiter with a cost', () => {
+  it('takes a batch at once, says how long until a batch that does not fit would, and never takes more than a minute holds', () => {
+    let now = 0;
+    const l = new TenantRateLimiter(() => now);
+    expect(l.take('a', 6000, 5000)).toBe(0);
+    // 1000 left: 2000 more need 1000 tokens more, 10 s at 100 per second.
+    expect(l.take('a', 6000, 2000)).toBe(10);
+    now += 10_000;
+    expect(l.take('a', 6000, 2000)).toBe(0);
+    expect(l.take('b', 6000, 6001)).toBe(60);
+  });
+});

@@ -10,19 +10,22 @@ export class TenantRateLimiter {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Takes one request from the tenant's bucket; returns seconds to wait when it is empty, else 0. */
-  take(tenantId: string, perMinute: number): number {
-    if (perMinute <= 0) return 60;
+  /**
+   * Takes `cost` (one request, or e.g. a batch's results) from the tenant's bucket; returns seconds
+   * to wait when it holds less, else 0. A cost above `perMinute` can never be taken: 60.
+   */
+  take(tenantId: string, perMinute: number, cost = 1): number {
+    if (perMinute <= 0 || cost > perMinute) return 60;
     const t = this.now();
     const b = this.buckets.get(tenantId) ?? { tokens: perMinute, at: t };
     b.tokens = Math.min(perMinute, b.tokens + ((t - b.at) * perMinute) / 60_000);
     b.at = t;
     if (this.buckets.size >= 100_000) this.buckets.clear();
     this.buckets.set(tenantId, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
+    if (b.tokens >= cost) {
+      b.tokens -= cost;
       return 0;
     }
-    return Math.max(1, Math.ceil(((1 - b.tokens) * 60) / perMinute));
+    return Math.max(1, Math.ceil(((cost - b.tokens) * 60) / perMinute));
   }
 }

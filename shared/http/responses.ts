@@ -6,6 +6,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { errorBody, isApiError, isDomainError, isUnavailableError, KERNEL_ERRORS, type ErrorBody } from '../errors.js';
 import { isTransientDbError } from '../sql/database.js';
+import { recordFailure } from '../tracing.js';
 import { etagHeader } from './etag.js';
 import type { Reply } from './route.js';
 
@@ -50,6 +51,8 @@ export function errorResponse(e: unknown, invocation: InvocationContext, statuse
   const code = body.error.code;
   if (status < 500) invocation.log(`user error ${status} ${code} in ${invocation.functionName}`);
   else if (code !== 'InternalError') invocation.warn(`dependency error ${status} ${code} in ${invocation.functionName}`);
+  // A server-side failure is an exception of the invocation's operation, with its code.
+  if (status >= 500) recordFailure(e, code);
   return {
     status,
     headers: { 'Content-Type': 'application/json; charset=utf-8', 'x-ms-error-code': code, 'x-ms-request-id': invocation.invocationId, ...headers },

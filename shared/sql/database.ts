@@ -3,11 +3,12 @@
  * top, and the tenant-scoped transaction every service query runs in.
  */
 import type { TokenCredential } from '@azure/identity';
-import { Kysely, PostgresDialect, sql, type Compilable, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Compilable, type DatabaseConnection, type Transaction } from 'kysely';
 import { scopedRead, UninlinableParameterError } from './scoped-read.js';
 import pg from 'pg';
 import type { Settings, SqlTarget } from '../settings.js';
 import { UnavailableError } from '../errors.js';
+import { annotateTenant, traceStatement } from '../tracing.js';
 
 export { scopeSettings, type Placement, type ServiceDb, type ServiceSql, type SqlScope, type TenantRef } from './service-db.js';
 import { scopeSettings, type Placement, type ServiceDb, type ServiceSql, type SqlScope } from './service-db.js';
@@ -17,9 +18,17 @@ const ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 // int8 and numeric come back as strings by default; counts and sizes here fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+/** One database: its Kysely instance and pool, its logical name (`pooled`, a silo's) and its server. */
+interface DatabaseEntry {
+  db: Kysely<any>;
+  pool: pg.Pool;
+  name: string;
+  server: string;
+}
+
 /** Builds pools lazily, one per database, and hands out Kysely instances for them. */
 export class SqlDatabases {
-  private readonly dbs = new Map<string, { db: Kysely<any>; pool: pg.Pool }>();
+  private readonly dbs = new Map<string, DatabaseEntry>();
 
   constructor(
     private readonly settings: Settings['sql'],
@@ -72,7 +81,9 @@ export class SqlDatabases {
     const s = scopeFor(svc, scope);
     const query = build(this.forPlacement(s.placement) as Kysely<DB>).compile();
     try {
-      return await scopedRead(this.poolFor(s.placement), s, svc, query);
+      if ('tenantId' in s) annotateTenant(s.tenantId);
+      const { name, server } = this.entry(s.placement);
+      return await traceStatement({ database: name, server, sql: query.sql }, () => scopedRead(this.poolFor(s.placement), s, svc, query));
     } catch (e) {
       if (!(e instanceof UninlinableParameterError)) throw e;
       return (await inScope(this.forPlacement(s.placement), s, svc, (trx) => trx.executeQuery(query))).rows;
@@ -84,13 +95,13 @@ export class SqlDatabases {
     return this.entry(placement).pool;
   }
 
-  private entry(placement: Placement): { db: Kysely<any>; pool: pg.Pool } {
-    if (placement.model === 'pooled') return this.get('pooled', this.settings.pooled);
+  private entry(placement: Placement): DatabaseEntry {
+    if (placement.model === 'pooled') return this.get('pooled', 'pooled', this.settings.pooled);
     const target = this.settings.silos[placement.database];
     if (!target) {
       throw new UnavailableError('The tenant database is not configured on this instance.', 60);
     }
-    return this.get(`silo:${placement.database}`, target);
+    return this.get(`silo:${placement.database}`, placement.database, target);
   }
 
   /** Every database: pooled first, then silos. Used by the migrator and maintenance timers. */
@@ -111,11 +122,14 @@ export class SqlDatabases {
     await Promise.all(dbs.map((e) => e.db.destroy()));
   }
 
-  private get(key: string, target: SqlTarget): { db: Kysely<any>; pool: pg.Pool } {
+  private get(key: string, name: string, target: SqlTarget): DatabaseEntry {
     let e = this.dbs.get(key);
     if (!e) {
       const pool = this.pool(target);
-      e = { db: new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), pool };
+      const server = serverOf(target);
+      // Each statement is a dependency of the invocation running it (shared/tracing.ts).
+      const onCreateConnection = async (connection: DatabaseConnection) => traceConnection(connection, name, server);
+      e = { db: new Kysely<any>({ dialect: new PostgresDialect({ pool, onCreateConnection }) }), pool, name, server };
       this.dbs.set(key, e);
     }
     return e;
@@ -178,6 +192,7 @@ export async function inScope<DB, T>(
   if (svc.pooledOnly && scope.placement.model !== 'pooled') {
     throw new Error(`${svc.service} keeps its data in the pooled database; pass the pooled database`);
   }
+  if ('tenantId' in scope) annotateTenant(scope.tenantId);
   // The database's handle, typed to the service's tables for this transaction.
   return (db as Kysely<DB>).transaction().execute(async (trx) => {
     const s = scopeSettings(scope);
@@ -188,6 +203,27 @@ export async function inScope<DB, T>(
                      set_config('app.principal_id', ${s.principalId}, true)`.execute(trx);
     return fn(trx);
   });
+}
+
+/** `host:port` of a target, for dependency telemetry (never the user or password). */
+function serverOf(target: SqlTarget): string {
+  if (target.kind === 'entra') return `${target.host}:${target.port}`;
+  try {
+    const u = new URL(target.url);
+    return `${u.hostname}:${u.port || '5432'}`;
+  } catch {
+    return 'postgresql';
+  }
+}
+
+/** Transaction control and the scope's settings: part of every transaction, not worth a dependency each. */
+const UNTRACED = /^\s*(begin|commit|rollback|start transaction|savepoint|release savepoint|select set_config\('role')/i;
+
+/** Makes every statement a connection runs (but {@link UNTRACED} ones) a dependency span. */
+function traceConnection(connection: DatabaseConnection, database: string, server: string): void {
+  const execute = connection.executeQuery.bind(connection);
+  connection.executeQuery = (query) =>
+    UNTRACED.test(query.sql) ? execute(query) : traceStatement({ database, server, sql: query.sql }, () => execute(query));
 }
 
 /** PostgreSQL error shape (as `pg` raises it), recognised structurally. */
