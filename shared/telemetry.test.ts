@@ -53,7 +53,7 @@ describe('telemetry port', () => {
       return found[0]!;
     };
 
-    const request = one('Request');
+    const request = got.find((e) => e.type === 'Request' && e.data?.baseData?.name === 'probeTimer')!;
     expect(request.data?.baseData).toMatchObject({
       name: 'probeTimer',
       success: true,
@@ -61,6 +61,13 @@ describe('telemetry port', () => {
     });
     const operationId = request.tags?.['ai.operation.id'];
     for (const type of ['Event', 'Availability', 'Exception', 'Message']) expect(one(type).tags?.['ai.operation.id'], type).toBe(operationId);
+    // The tenant of an orchestration's input; an invocation that worked for two tenants counts them.
+    const requests = got.filter((e) => e.type === 'Request');
+    expect(requests.map((r) => r.data?.baseData?.name).sort()).toEqual(['probeOrchestrator', 'probeSweep', 'probeTimer']);
+    expect(requests.find((r) => r.data?.baseData?.name === 'probeOrchestrator')!.data?.baseData?.properties).toMatchObject({ tenantId: 'fabrikam', trigger: 'orchestration' });
+    const sweep = requests.find((r) => r.data?.baseData?.name === 'probeSweep')!.data?.baseData?.properties;
+    expect(sweep).toMatchObject({ tenantCount: '2' });
+    expect(sweep).not.toHaveProperty('tenantId');
 
     expect(one('Event').data?.baseData).toMatchObject({ name: 'ProbeEvent', properties: { tenantId: 'contoso', authorization: REDACTED }, measurements: { items: 3 } });
     const availability = one('Availability');

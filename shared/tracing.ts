@@ -29,8 +29,9 @@ import { errorCode, scrubText } from './telemetry-scrub.js';
 
 const tracer = () => trace.getTracer('runtime-platform');
 
-/** The trigger kinds the registrar knows. */
-export type TriggerKind = 'http' | 'timer' | 'queue' | 'orchestration' | 'activity' | 'entity';
+/** The trigger kinds the registrar knows: the values of the requests' `trigger` dimension. */
+export const TRIGGER_KINDS = ['http', 'timer', 'queue', 'orchestration', 'activity', 'entity'] as const;
+export type TriggerKind = (typeof TRIGGER_KINDS)[number];
 
 /** What the registrar knows about a function. */
 export interface TracedFunction {

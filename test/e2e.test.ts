@@ -13,7 +13,7 @@ import { startStack, type Stack } from '../emulator/stack.js';
 import { startHost, type StartedHost } from '../emulator/host/index.js';
 import { buildApp } from '../scripts/build.js';
 import { runMigrations } from '../scripts/migrate.js';
-import { mintDevToken, readDevIssuer } from '../shared/auth/dev-issuer.js';
+import { callApi, stackToken } from './http-client.js';
 import { registerAll } from '../composition/services.js';
 import { Registrar } from '../shared/registrar.js';
 
@@ -41,23 +41,8 @@ afterAll(async () => {
   await rm(join(process.cwd(), '.local', `e2e-${process.pid}`), { recursive: true, force: true });
 });
 
-async function token(sub: string, admin = false): Promise<string> {
-  const keys = await readDevIssuer(stack.env.AUTH_DEV_KEY_FILE!);
-  return mintDevToken(keys, { subject: sub, audience: 'api://runtime-platform', admin });
-}
-
-async function call(method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
-  const res = await fetch(`${host.url}/api/${path}`, {
-    method,
-    headers: {
-      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      ...(opts.body !== undefined ? { 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json' } : {}),
-    },
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
+const token = (sub: string, admin = false) => stackToken(stack.env.AUTH_DEV_KEY_FILE!, sub, admin);
+const call = (method: string, path: string, opts: { token?: string; body?: unknown } = {}) => callApi(host.url, method, path, opts);
 
 describe('function metadata', () => {
   it('is what the registry declares, as the Functions host indexes it', () => {

@@ -17,7 +17,6 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,21 +26,12 @@ import { startHost, type StartedHost } from '../emulator/host/index.js';
 import { startStack, type Stack } from '../emulator/stack.js';
 import { buildApp } from '../scripts/build.js';
 import { runMigrations } from '../scripts/migrate.js';
-import { mintDevToken, readDevIssuer } from '../shared/auth/dev-issuer.js';
+import { callApi, closedPort, stackToken } from './http-client.js';
 
 let stack: Stack;
 let host: StartedHost;
 let dir: string;
 const out = join(process.cwd(), '.local', `ops-telemetry-${process.pid}`);
-
-/** A port nothing listens on: the silo `down` is configured there, as a database that is down. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rp-ops-telemetry-'));
@@ -50,6 +40,7 @@ beforeAll(async () => {
   const { outfile } = await buildApp({ outfile: join(out, 'dist', 'main.js') });
   const env = {
     ...stack.env,
+    // The silo `down` is configured at a port nothing listens on: a database that is down.
     SQL_SILOS: JSON.stringify({ down: `postgres://rp@127.0.0.1:${await closedPort()}/rp` }),
     OTEL_BSP_SCHEDULE_DELAY: '100',
     OTEL_BLRP_SCHEDULE_DELAY: '100',
@@ -64,22 +55,11 @@ afterAll(async () => {
   await rm(out, { recursive: true, force: true });
 });
 
-async function token(sub: string, admin = false): Promise<string> {
-  const keys = await readDevIssuer(stack.env.AUTH_DEV_KEY_FILE!);
-  return mintDevToken(keys, { subject: sub, audience: 'api://runtime-platform', admin });
-}
-
+const token = (sub: string, admin = false) => stackToken(stack.env.AUTH_DEV_KEY_FILE!, sub, admin);
+/** A call, with the invocation id the answer names (`x-ms-request-id`). */
 async function call(method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
-  const res = await fetch(`${host.url}/api/${path}`, {
-    method,
-    headers: {
-      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, invocationId: res.headers.get('x-ms-request-id') ?? '', body: text ? JSON.parse(text) : undefined };
+  const r = await callApi(host.url, method, path, opts);
+  return { ...r, invocationId: r.headers.get('x-ms-request-id') ?? '' };
 }
 
 const props = (e: CapturedEnvelope) => e.data?.baseData?.properties ?? {};

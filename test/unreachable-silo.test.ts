@@ -7,9 +7,9 @@
  * The test app's silo is real; the timers run with a second kernel whose settings point that
  * silo at a closed port, as an instance would see a silo that is down.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './app.js';
+import { closedPort } from './http-client.js';
 import { createKernel, type Kernel } from '../shared/kernel.js';
 import { services } from '../composition/services.js';
 import { loadDatabaseServices } from '../composition/app.js';
@@ -26,15 +26,6 @@ const databaseServices = await loadDatabaseServices(services);
 
 let t: TestApp;
 let broken: Kernel;
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 class RecordingSink implements EventSink {
   sent: CloudEvent[] = [];

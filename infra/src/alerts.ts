@@ -13,7 +13,10 @@
  * Azure Monitor table reference (AppEvents, AppRequests: resource type `microsoft.insights/components`).
  *
  * The event names are the app's constants (functions/platform/isolation-check.ts,
- * functions/platform/outbox.ts); the infra tests read them from there and check each query.
+ * functions/platform/outbox.ts, functions/secrets/telemetry.ts, functions/drift/telemetry.ts), and
+ * the request fields are those the app's request telemetry carries (shared/tracing.ts: the
+ * `trigger` custom dimension, `resultCode`); the infra tests read them from there and check each
+ * query.
  */
 import * as pulumi from '@pulumi/pulumi';
 import type { Component } from '@pulumi/azure-native/applicationinsights/index.js';
@@ -26,7 +29,27 @@ export const EVENTS = {
   isolationCheckFailed: 'IsolationCheckFailed',
   isolationCheckPassed: 'IsolationCheckPassed',
   outboxDeadLettered: 'OutboxEventsDeadLettered',
+  secretRotationFailed: 'SecretRotationFailed',
+  driftScanStarted: 'DriftScanStarted',
+  driftScanFinished: 'DriftScanFinished',
 } as const;
+
+/**
+ * The fields of the app's request telemetry the 5xx rule reads: its own requests carry the
+ * `trigger` custom dimension (`http` for HTTP functions); the Functions host's requests, which
+ * share their operation, carry none, so each invocation counts once.
+ */
+export const REQUESTS = {
+  triggerDimension: 'trigger',
+  httpTrigger: 'http',
+} as const;
+
+/** How long a drift scan may run before the drift-scan rule reports it as not finished. */
+export const DRIFT_SCAN_DEADLINE_HOURS = 6;
+/** The 5xx rule fires above this share of server errors among the HTTP requests of its window… */
+export const HTTP_5XX_MAX_PERCENT = 5;
+/** …when the window holds at least this many requests (one 500 of 3 is not an outage). */
+export const HTTP_5XX_MIN_REQUESTS = 20;
 
 /** One rule: what it queries and when it fires. */
 export interface AlertSpec {
@@ -87,16 +110,54 @@ export const ALERTS: readonly AlertSpec[] = [
     autoMitigate: true,
   },
   {
-    key: 'http-5xx',
-    displayName: 'HTTP API 5xx responses',
-    description: 'More than 5 requests answered with a 5xx status in 5 minutes.',
-    severity: 2,
-    // resultCode is a string; non-HTTP invocations (timers, queues) carry no 5xx code.
-    query: 'requests | where toint(resultCode) >= 500',
+    key: 'secret-rotation-failed',
+    displayName: 'Secret rotation failed',
+    description: `A secret rotation sent ${EVENTS.secretRotationFailed} (properties tenantId, bindingId, instanceId, code): the binding still points at its old version. Read the rotation's status and see docs/operations.md.`,
+    severity: 1,
+    query: `customEvents | where name == ${q(EVENTS.secretRotationFailed)}`,
     operator: 'GreaterThan',
-    threshold: 5,
+    threshold: 0,
+    evaluationFrequency: 'PT15M',
+    windowSize: 'PT15M',
+    autoMitigate: true,
+  },
+  {
+    key: 'drift-scan-unfinished',
+    displayName: 'Drift scan did not finish',
+    description: `A drift scan sent ${EVENTS.driftScanStarted} more than ${DRIFT_SCAN_DEADLINE_HOURS} hours ago and no ${EVENTS.driftScanFinished} with outcome succeeded: it failed, hangs, or stopped reporting. One row per scan (scanId, tenantId, environmentId).`,
+    severity: 2,
+    // Over the last day: scans started before the deadline without a successful finish.
+    query: [
+      `customEvents`,
+      `| where name in (${q(EVENTS.driftScanStarted)}, ${q(EVENTS.driftScanFinished)})`,
+      `| extend scanId = tostring(customDimensions.scanId), outcome = tostring(customDimensions.outcome)`,
+      `| summarize startedAt = minif(timestamp, name == ${q(EVENTS.driftScanStarted)}), succeeded = countif(name == ${q(EVENTS.driftScanFinished)} and outcome == "succeeded"),`,
+      `    tenantId = take_any(tostring(customDimensions.tenantId)), environmentId = take_any(tostring(customDimensions.environmentId)) by scanId`,
+      `| where isnotnull(startedAt) and startedAt < ago(${DRIFT_SCAN_DEADLINE_HOURS}h) and succeeded == 0`,
+    ].join('\n'),
+    operator: 'GreaterThan',
+    threshold: 0,
+    evaluationFrequency: 'PT1H',
+    windowSize: 'P1D',
+    autoMitigate: true,
+  },
+  {
+    key: 'http-5xx',
+    displayName: 'HTTP API 5xx rate',
+    description: `More than ${HTTP_5XX_MAX_PERCENT}% of the HTTP API's requests answered with a 5xx status over 15 minutes (of at least ${HTTP_5XX_MIN_REQUESTS} requests).`,
+    severity: 2,
+    // resultCode is a string; itemCount counts what sampling (if ever turned on) left out.
+    query: [
+      `requests`,
+      `| where tostring(customDimensions.${REQUESTS.triggerDimension}) == ${q(REQUESTS.httpTrigger)}`,
+      `| summarize total = sum(itemCount), serverErrors = sumif(itemCount, toint(resultCode) >= 500)`,
+      `| extend failedPercent = 100.0 * serverErrors / total`,
+      `| where total >= ${HTTP_5XX_MIN_REQUESTS} and failedPercent > ${HTTP_5XX_MAX_PERCENT}`,
+    ].join('\n'),
+    operator: 'GreaterThan',
+    threshold: 0,
     evaluationFrequency: 'PT5M',
-    windowSize: 'PT5M',
+    windowSize: 'PT15M',
     autoMitigate: true,
   },
 ];
