@@ -8,12 +8,13 @@ import type { ServiceDescriptor, ServiceInstance } from '../shared/service.js';
 import { tenants } from '../functions/tenants/index.js';
 import { environments } from '../functions/environments/index.js';
 import { catalog } from '../functions/catalog/index.js';
+import { drift } from '../functions/drift/index.js';
 import { platform } from '../functions/platform/index.js';
 
 /** A descriptor of any service, as the list holds them. */
 export type AnyService = ServiceDescriptor<string, ServiceInstance, never>;
 
-export const services: readonly AnyService[] = [tenants, environments, catalog, platform] as readonly AnyService[];
+export const services: readonly AnyService[] = [tenants, environments, catalog, drift, platform] as readonly AnyService[];
 
 /** Registers every function of the app (metadata only). */
 export function registerAll(r: Registrar): void {

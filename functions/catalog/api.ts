@@ -54,6 +54,8 @@ export type FactProvider<K extends FactPart> = (tenant: TenantRef, service: Serv
 export interface CatalogApi {
   /** The service in the tenant, or `undefined` when it does not exist there (or was purged). */
   getService(tenant: TenantRef, serviceId: string): Promise<ServiceSummary | undefined>;
+  /** The live services of an environment, in name order (the drift worker's desired state). */
+  listServices(tenant: TenantRef, environmentId: string): Promise<ServiceSummary[]>;
   /** Plugs in `owner`'s reference check for the purge; one per owner. */
   addReferenceChecker(owner: string, checker: ServiceReferenceChecker): void;
   /** Plugs in `owner`'s provider of one fact-sheet part; one per part. */
@@ -96,6 +98,10 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
     async getService(tenant, serviceId) {
       const row = await kernel.sql.run(tenant, CATALOG_SQL, (trx) => store.getService(trx, tenant.tenantId, serviceId));
       return row ? toSummary(row) : undefined;
+    },
+    async listServices(tenant, environmentId) {
+      const rows = await kernel.sql.run(tenant, CATALOG_SQL, (trx) => store.listLiveInEnvironment(trx, tenant.tenantId, environmentId));
+      return rows.map(toSummary);
     },
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),
     addFactProvider: (part, owner, provider) => plugs.addFactProvider(part, owner, provider),
