@@ -70,6 +70,8 @@ export interface DiffResult {
   suppressed: NotCompared[];
   /** Desired resources compared (with a fresh source). */
   compared: number;
+  /** Kinds a fresh source covered: a finding of another kind cannot be confirmed or resolved by this diff. */
+  freshKinds: string[];
 }
 
 /** An ignore rule, as the diff applies it. */
@@ -108,7 +110,7 @@ export function diffStates(
   coverage: Readonly<Record<string, Coverage>>,
   rules: readonly IgnoreRule[] = [],
 ): DiffResult {
-  const out: DiffResult = { differences: [], unknown: [], suppressed: [], compared: 0 };
+  const out: DiffResult = { differences: [], unknown: [], suppressed: [], compared: 0, freshKinds: Object.keys(coverage).filter((k) => coverage[k]?.status === 'fresh').sort() };
   const stack: string[] = [];
 
   const record = (resource: string, r: DesiredResource, kind: DifferenceKind, d: unknown, a: unknown) => {

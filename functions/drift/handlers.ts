@@ -24,6 +24,8 @@ export interface DriftHandlerDeps {
 }
 
 const TAGS = ['drift'];
+/** The version of an environment's default settings (before any are set). */
+const DEFAULT_SETTINGS_ETAG = '00000000-0000-0000-0000-000000000000';
 /** Ignore rules a tenant may keep. */
 export const MAX_IGNORE_RULES = 500;
 const tenantOf = ({ tenant }: { tenant: TenantAccess }): TenantRef => ({ tenantId: tenant.tenantId, placement: tenant.placement });
@@ -287,7 +289,8 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
         await requireEnvironment(tenantOf(ctx), environmentId);
         return {
           status: 200,
-          body: { environmentId, mode: 'detect-only', observationMaxAgeMinutes: DEFAULT_OBSERVATION_MAX_AGE_MINUTES, updatedAt: null, updatedBy: null, etag: null },
+          body: { environmentId, mode: 'detect-only', observationMaxAgeMinutes: DEFAULT_OBSERVATION_MAX_AGE_MINUTES, updatedAt: null, updatedBy: null, etag: DEFAULT_SETTINGS_ETAG },
+          etag: DEFAULT_SETTINGS_ETAG,
         };
       }
       return {
@@ -311,7 +314,7 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
       const row = await ctx.tx(DRIFT_SQL, async (trx) => {
         if (ctx.ifMatch) {
           const current = await store.selectSettings(trx, ctx.tenant.tenantId, environmentId).forUpdate().executeTakeFirst();
-          checkEtag(ctx.ifMatch, current?.etag);
+          checkEtag(ctx.ifMatch, current?.etag ?? DEFAULT_SETTINGS_ETAG);
         }
         return store.upsertSettings(trx, {
           tenant_id: ctx.tenant.tenantId,

@@ -69,7 +69,7 @@ export const PutSettings = z
   .openapi('PutDriftSettings');
 
 export const Settings = z
-  .object({ environmentId: z.string(), mode: Mode, observationMaxAgeMinutes: z.number().int(), updatedAt: z.string().nullable(), updatedBy: z.string().nullable(), etag: z.string().nullable() })
+  .object({ environmentId: z.string(), mode: Mode, observationMaxAgeMinutes: z.number().int(), updatedAt: z.string().nullable(), updatedBy: z.string().nullable(), etag: z.string() })
   .openapi('DriftSettings');
 
 // ---- Ignore rules --------------------------------------------------------------------------------

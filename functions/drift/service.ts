@@ -176,8 +176,10 @@ export async function applyDiff(
 
   const unknownResources = new Set(diff.unknown.filter((u) => u.path === '').map((u) => u.resource));
   const unknownPlaces = new Set(diff.unknown.map((u) => placeOf(u.resource, u.path)));
+  const fresh = new Set(diff.freshKinds);
   for (const [place, f] of live) {
-    if (seen.has(place) || unknownResources.has(f.resource) || unknownPlaces.has(place)) continue;
+    const kind = f.resource.slice(0, f.resource.indexOf('/'));
+    if (seen.has(place) || !fresh.has(kind) || unknownResources.has(f.resource) || unknownPlaces.has(place)) continue;
     await resolve(f);
   }
   return sum;

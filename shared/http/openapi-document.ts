@@ -85,6 +85,7 @@ function successHeaders(method: HttpMethod, status: number, schema: z.ZodType | 
   const out: ResponseHeader[] = ['x-ms-request-id'];
   if (schema instanceof z.ZodObject && 'etag' in schema.shape) out.push('ETag');
   if (method === 'POST' && status === 201) out.push('Location');
+  if (status === 202) out.push('Operation-Location', 'Retry-After');
   if (def.idempotent) out.push('Repeatability-Result');
   return out;
 }

@@ -30,6 +30,7 @@ const RESPONSE_HEADERS = {
   'x-ms-error-code': { required: true, description: 'The error code, the same as `error.code` in the body', schema: { type: 'string' } },
   ETag: { required: true, description: 'The strong ETag of the resource; send it back in `If-Match` to update it conditionally', schema: { type: 'string' } },
   Location: { required: true, description: 'The URL of the created resource', schema: { type: 'string' } },
+  'Operation-Location': { required: true, description: 'The URL of the operation started (its status, polled until it finishes)', schema: { type: 'string' } },
   'Retry-After': { required: true, description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 0 } },
   'WWW-Authenticate': { required: true, description: 'The bearer challenge', schema: { type: 'string' } },
   'Repeatability-Result': {
