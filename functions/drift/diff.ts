@@ -90,7 +90,7 @@ const escapeSegment = (s: string): string => (s.includes('~') || s.includes('/')
 const pointer = (segments: readonly string[]): string => (segments.length === 0 ? '' : `/${segments.map(escapeSegment).join('/')}`);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const has = Object.prototype.hasOwnProperty;
+const has = { call: (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k) };
 
 /** The severity of a difference: what a platform engineer should look at first. */
 export function severityOf(resourceKind: string, kind: DifferenceKind, segments: readonly string[]): Severity {

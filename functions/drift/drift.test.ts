@@ -101,7 +101,7 @@ const push = (resources: { kind: string; name: string; properties: Record<string
   t.call('POST', `${A}/environments/${env}/observed-state`, { token: alice, body: { source, observedAt, kinds: ['service'], resources } });
 const scan = async () => {
   tick();
-  const r = await t.call('POST', `${A}/environments/${env}/drift-scans`, { token: alice, body: {} });
+  const r = await t.call('POST', `${A}/environments/${env}/drift-scans`, { token: alice });
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   return r;
 };
@@ -345,7 +345,7 @@ describe('cross-tenant access with real ids', () => {
       ['GET', `${B}/environments/${env}/drift-scans`],
       ['GET', `${B}/environments/${env}/drift-scans/${scanId}`],
       ['GET', `${B}/environments/${env}/drift-scans/${scanId}/snapshot`],
-      ['POST', `${B}/environments/${env}/drift-scans`, {}],
+      ['POST', `${B}/environments/${env}/drift-scans`],
       ['POST', `${B}/environments/${env}/observed-state`, { source: 'x', observedAt: clock.toISOString(), resources: [] }],
       ['GET', `${B}/environments/${env}/drift-settings`],
       ['PUT', `${B}/environments/${env}/drift-settings`, { mode: 'detect-only' }],

@@ -126,7 +126,6 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
     tags: TAGS,
     access: { tenantRole: 'operator' },
     params: schemas.EnvironmentParams,
-    body: { schema: schemas.StartScan, example: {} },
     prepare: async (ctx) => void (await requireEnvironment(tenantOf(ctx), ctx.params.environmentId, true)),
     responses: {
       202: { description: 'The scan (Operation-Location: its status)', schema: schemas.Scan },

@@ -9,6 +9,31 @@
  * container's default TTL (`DRIFT_SNAPSHOT_TTL_SECONDS`, 30 days).
  *
  * <!-- functions:drift -->
+ *   POST           /api/tenants/{tenantId}/environments/{environmentId}/observed-state                 driftObservedStatePush  tenant operator
+ *   POST           /api/tenants/{tenantId}/environments/{environmentId}/drift-scans                    driftScanStart          tenant operator
+ *   GET            /api/tenants/{tenantId}/environments/{environmentId}/drift-scans                    driftScanList           tenant reader
+ *   GET            /api/tenants/{tenantId}/environments/{environmentId}/drift-scans/{scanId}           driftScanGet            tenant reader
+ *   GET            /api/tenants/{tenantId}/environments/{environmentId}/drift-scans/{scanId}/snapshot  driftSnapshotGet        tenant reader
+ *   GET            /api/tenants/{tenantId}/environments/{environmentId}/drift-settings                 driftSettingsGet        tenant reader
+ *   PUT            /api/tenants/{tenantId}/environments/{environmentId}/drift-settings                 driftSettingsPut        tenant admin
+ *   GET            /api/tenants/{tenantId}/drift-findings                                              driftFindingList        tenant reader
+ *   GET            /api/tenants/{tenantId}/drift-findings/{findingId}                                  driftFindingGet         tenant reader
+ *   POST           /api/tenants/{tenantId}/drift-findings/{findingId}/actions                          driftFindingAct         tenant operator
+ *   POST           /api/tenants/{tenantId}/drift-ignore-rules                                          driftIgnoreRuleCreate   tenant operator
+ *   GET            /api/tenants/{tenantId}/drift-ignore-rules                                          driftIgnoreRuleList     tenant reader
+ *   GET            /api/tenants/{tenantId}/drift-ignore-rules/{ruleId}                                 driftIgnoreRuleGet      tenant reader
+ *   DELETE         /api/tenants/{tenantId}/drift-ignore-rules/{ruleId}                                 driftIgnoreRuleDelete   tenant operator
+ *   timer          0 20 * * * *                                                                        driftScanSchedule
+ *   orchestration                                                                                      driftScanSweep
+ *   orchestration                                                                                      driftScanEnvironment
+ *   activity                                                                                           driftScanTargets
+ *   activity                                                                                           driftScanBegin
+ *   activity                                                                                           driftScanLoadDesired
+ *   activity                                                                                           driftScanLoadActual
+ *   activity                                                                                           driftScanDiff
+ *   activity                                                                                           driftScanApply
+ *   activity                                                                                           driftScanFail
+ *   timer          0 40 3 * * *                                                                        driftRetention
  * <!-- /functions -->
  *
  * Rules and decisions, and why: docs/services.md.
@@ -18,7 +43,10 @@ import type { ErrorTable } from '../../shared/errors.js';
 import { durableClientInput } from '../../shared/registrar.js';
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { DriftInstance, DriftNeeds } from './api.js';
+import type * as ScanSteps from './scan.js';
 import type { ScanInput } from './scan.js';
+
+type ScanModule = typeof ScanSteps;
 import type { SweepInput } from './orchestrations.js';
 
 /** Hourly, at twenty past: a sweep over every tenant's live environments. */
@@ -34,7 +62,7 @@ const routes = lazyRoutes((self: DriftInstance, kernel) =>
 export const DRIFT_ERRORS = {} as const satisfies ErrorTable;
 
 /** An activity over the scan steps: its input, the drift instance's scan ports. */
-const step = <I>(run: (m: typeof import('./scan.js'), self: DriftInstance, input: I) => Promise<unknown>) =>
+const step = <I>(run: (m: ScanModule, self: DriftInstance, input: I) => Promise<unknown>) =>
   async (self: DriftInstance) => {
     const m = await import('./scan.js');
     return async (input: unknown) => run(m, self, input as I);

@@ -53,7 +53,7 @@ export function summariseSweep(slot: string, results: readonly ScanResult[]): Sw
 }
 
 export const scanEnvironmentOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput() as ScanInput;
+  const input = context.df.getInput<ScanInput>();
   const status = (phase: string, done = 0) => context.df.setCustomStatus({ environmentsDone: done, environmentsTotal: 1, phase });
   status('started');
   const begun = (yield context.df.callActivity('driftScanBegin', input)) as { proceed: boolean; reason?: string };
@@ -81,7 +81,7 @@ export const scanEnvironmentOrchestrator: OrchestrationHandler = function* (cont
 };
 
 export const sweepOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
-  const input = context.df.getInput() as SweepInput;
+  const input = context.df.getInput<SweepInput>();
   const parallelism = Math.max(1, Math.min(64, input.parallelism ?? DEFAULT_SWEEP_PARALLELISM));
   const targets = (yield context.df.callActivity('driftScanTargets', { tenantIds: input.tenantIds ?? null })) as { tenant: TenantRef; environmentId: string }[];
   const results: ScanResult[] = [];

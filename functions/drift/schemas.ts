@@ -77,7 +77,8 @@ export const Settings = z
 const PathPattern = z
   .string()
   .max(500)
-  .regex(/^(\/[^\u0000-\u001F\u007F/]*)+$|^$/, { message: 'A JSON Pointer, or a pattern of /-separated segments with * (one segment) and ** (any number)' })
+  .regex(SAFE_LINE_PATTERN)
+  .regex(/^(\/[^/]*)+$|^$/, { message: 'A JSON Pointer, or a pattern of /-separated segments with * (one segment) and ** (any number)' })
   .openapi({ example: '/replicas' });
 
 export const CreateRule = z
@@ -108,8 +109,6 @@ export const RuleList = listOf(Rule, 'DriftIgnoreRuleList');
 export const ListRulesQuery = z.object({ environmentId: EnvironmentId.optional() });
 
 // ---- Scans ---------------------------------------------------------------------------------------
-
-export const StartScan = z.strictObject({}).openapi('StartDriftScan');
 
 export const Scan = z
   .object({

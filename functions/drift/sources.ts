@@ -123,7 +123,7 @@ export function topologyResources(topology: StorageTopology): DesiredResource[] 
       const schemas = Object.fromEntries((r.schemas ?? []).map((s) => [s, { rowLevelSecurity: 'forced' }]));
       return { kind, name, properties: { schemas } };
     }
-    return { kind, name, properties: rest as Record<string, unknown> };
+    return { kind, name, properties: rest };
   });
 }
 
