@@ -135,8 +135,8 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
       const tenant = tenantOf(ctx);
       const { environmentId } = ctx.params;
       const at = now();
-      // Manual scans of the same minute share an instance id; a running scan is answered as is.
-      const instanceId = scanInstanceId(tenant.tenantId, environmentId, `manual-${at.toISOString().slice(0, 16)}`);
+      // A running scan of the environment is answered as is; otherwise a new one starts.
+      const instanceId = scanInstanceId(tenant.tenantId, environmentId, `manual-${at.toISOString()}`);
       const input: ScanInput = { tenant, environmentId, scanId: scanIdOf(instanceId), instanceId, trigger: 'manual', by: ctx.principal.id };
       const { row, fresh } = await ctx.tx(DRIFT_SQL, async (trx) => {
         const running = await store.runningScan(trx, tenant.tenantId, environmentId);
