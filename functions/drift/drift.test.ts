@@ -331,6 +331,65 @@ describe('findings: ignore rules, actions, mode, retention', () => {
   });
 });
 
+describe('desired-state sources as they land', () => {
+  // Deployments, configuration, secrets and scaling have not landed on this branch: these in-line
+  // fakes implement their contracts (the signatures in sources.ts) so the plugging is tested; the
+  // lead wires the real services by adding them to `needs`.
+  it('adds each wired source to the desired state, suppresses replicas inside the scaling range, and links findings to their likely cause', async () => {
+    const drift = t.instance<DriftInstance>('drift');
+    const deps = drift.ports.deps;
+    const svcs = (await t.call('GET', `${A}/environments/${env}/services`, { token: alice })).body.value as { id: string; name: string }[];
+    const api = svcs.find((s) => s.name === 'api')!.id;
+    const at = (m: number) => new Date(clock.getTime() - m * 60_000);
+    const change = (kind: 'deployment' | 'scaling' | 'rotation' | 'configuration', id: string, minutesAgo: number) => async (_t: unknown, environmentId: string, serviceId: string | undefined) =>
+      ({ kind, id, at: at(minutesAgo), environmentId, ...(serviceId ? { serviceId } : {}) });
+    deps.deployments = {
+      currentDeployment: async (_t, _e, serviceId) =>
+        serviceId === api ? { deploymentId: 'dep_1', image: 'reg/api:2', imageDigest: null, configurationVersion: 4, scalingPolicyVersion: 1, secretVersions: {}, finishedAt: at(30), by: 'ci' } : undefined,
+      lastChangeBefore: change('deployment', 'dep_1', 30),
+    };
+    deps.scaling = {
+      currentPolicy: async (_t, _e, serviceId) => (serviceId === api ? { policyId: 'pol_1', version: 3, minReplicas: 2, maxReplicas: 5, pausedUntil: null } : undefined),
+      lastChangeBefore: change('scaling', 'scl_9', 5),
+    };
+    deps.secrets = {
+      bindingVersions: async (_t, _e, serviceId) => (serviceId === api ? [{ bindingId: 'sb_1', name: 'db-password', keyVaultRef: 'https://kv/secrets/db', currentVersion: 'v2', lastRotatedAt: at(60) }] : []),
+      lastChangeBefore: change('rotation', 'rot_1', 60),
+    };
+    try {
+      tick();
+      await push([
+        { kind: 'service', name: 'api', properties: { image: 'reg/api:1', replicas: 4, secrets: { 'db-password': 'v2' } } },
+        { kind: 'service', name: 'web', properties: {} },
+        { kind: 'service', name: 'debug-pod', properties: {} },
+      ]);
+      const r = await scan();
+      const snap = await t.call('GET', `${A}/environments/${env}/drift-scans/${r.body.id}/snapshot`, { token: alice });
+      expect(snap.body.desired.sources).toMatchObject({ deployments: 'available', scaling: 'available', secrets: 'available', configuration: 'not available' });
+      expect(snap.body.desired.resources['service/api'].properties).toEqual({ image: 'reg/api:2', replicas: { min: 2, max: 5 }, secrets: { 'db-password': 'v2' } });
+      expect(snap.body.diff.suppressed).toContainEqual({ resource: 'service/api', path: '/replicas', reason: 'Inside scaling policy pol_1 v3 (2..5)' });
+      const image = (await findings('&status=open')).find((f) => f.resource === 'service/api' && f.path === '/image');
+      const one = await t.call('GET', `${A}/drift-findings/${image!.id}`, { token: alice });
+      // The most recent change before the drift was first seen: the scaling event (5 min) over the deployment (30 min).
+      expect(one.body).toMatchObject({ severity: 'high', serviceId: api, likelyCauseStatus: 'found', likelyCause: { kind: 'scaling', id: 'scl_9', serviceId: api, environmentId: env } });
+
+      tick();
+      await push([
+        { kind: 'service', name: 'api', properties: { image: 'reg/api:2', replicas: 9, secrets: { 'db-password': 'v2' } } },
+        { kind: 'service', name: 'web', properties: {} },
+        { kind: 'service', name: 'debug-pod', properties: {} },
+      ]);
+      await scan();
+      const open = (await findings('&status=open')).filter((f) => f.resource === 'service/api');
+      expect(open.map((f) => [f.path, f.kind, f.severity])).toEqual([['/replicas', 'changed', 'medium']]);
+    } finally {
+      delete deps.deployments;
+      delete deps.scaling;
+      delete deps.secrets;
+    }
+  });
+});
+
 describe('cross-tenant access with real ids', () => {
   it("answers 404 to a member of another tenant asking through its own tenant's path, and changes nothing", async () => {
     const [f] = await findings();
