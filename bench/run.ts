@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { benchColdImport, benchPointRead } from './pipeline.js';
 import { benchInventory } from './inventory.js';
+import { benchDrift } from './drift.js';
 import { report, type BenchResult } from './stats.js';
 
 if (process.env.BENCH_DATABASE_URL) process.env.TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
@@ -16,6 +17,7 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 const results: BenchResult[] = [];
 if (want('pipeline')) results.push(...(await benchPointRead()));
 if (want('inventory')) results.push(...(await benchInventory()));
+if (want('drift')) results.push(...(await benchDrift()));
 if (want('cold')) {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   results.push(...(await benchColdImport()));

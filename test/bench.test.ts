@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchInventory } from '../bench/inventory.js';
+import { benchDiff, benchScans } from '../bench/drift.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
 import type { BenchResult } from '../bench/stats.js';
 import { buildApp } from '../scripts/build.js';
@@ -41,6 +42,16 @@ describe('benchmarks at a tiny size', () => {
     console.log = () => undefined;
     try {
       expectMeasured(await benchInventory({ environments: 4, iterations: 2, warmup: 1 }), 2);
+    } finally {
+      console.log = log;
+    }
+  });
+
+  it('drift: the diff against a deep-equal walk, and scans end to end on the Cosmos DB stand-in', async () => {
+    const log = console.log;
+    console.log = () => undefined;
+    try {
+      expectMeasured([await benchDiff({ resources: 200, iterations: 2, warmup: 1 }), await benchScans({ environments: [2, 4], services: 5 })], 2);
     } finally {
       console.log = log;
     }

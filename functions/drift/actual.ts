@@ -115,13 +115,16 @@ export function storageTopologySource(kernel: Kernel, clients: TopologyClients =
         }
       };
       const database = tenant.placement.model === 'pooled' ? 'pooled' : tenant.placement.database;
+      const declared = new Set(wanted.map((w) => w.kind));
+      // Only declared kinds are inspected: a store the environment does not declare is not its drift.
+      const inspect = (kind: string, fn: () => Promise<ActualResource[]>) => (declared.has(kind) ? tryKind(kind, fn) : Promise.resolve());
       await Promise.all([
-        tryKind('postgresql', async () => {
+        inspect('postgresql', async () => {
           // Only the tenant's own database can be inspected as the tenant; another named one stays unknown.
           const schemas = await inspectPostgres(kernel, tenant);
           return [{ kind: 'postgresql', name: database, properties: { schemas } }];
         }),
-        tryKind('blobContainer', async () => {
+        inspect('blobContainer', async () => {
           const blob = await clients.blob();
           const found: ActualResource[] = [];
           for (const r of wanted.filter((w) => w.kind === 'blobContainer')) {
@@ -130,7 +133,7 @@ export function storageTopologySource(kernel: Kernel, clients: TopologyClients =
           }
           return found;
         }),
-        tryKind('cosmosContainer', async () => {
+        inspect('cosmosContainer', async () => {
           const cosmos = await clients.cosmos();
           const found: ActualResource[] = [];
           for (const r of wanted.filter((w) => w.kind === 'cosmosContainer')) {
