@@ -7,7 +7,8 @@
  * 2. Scans end to end, in this process through the same steps as the orchestration activities
  *    (desired state from the environments and catalog APIs, the agents' observations, the diff,
  *    the snapshot written to the Cosmos DB stand-in with the real SDK, findings upserted with their
- *    outbox events): 10 and then 100 environments of 100 services each, 1% drifted, 8 at a time as
+ *    outbox events): 10 and then 100 environments of 100 services each, 1% drifted (one service the
+ *    agent does not report), 8 at a time as
  *    the sweep does. Printed: environments per second for each; the ratio is the time per
  *    environment at 100 against at 10 (target: at most 1.5x, i.e. it scales about linearly).
  *
@@ -111,8 +112,9 @@ export async function benchScans(opts: { environments?: number[]; services?: num
       insert into catalog.services (tenant_id, id, environment_id, name, owner, lifecycle, labels, created_at, updated_at)
       select ${tenant}, 'svc_' || lpad(to_hex(e * 1000 + s), 16, '0'), 'env_' || lpad(to_hex(e), 16, '0'), 'svc-' || s, 'team', 'production', '{}'::jsonb, now(), now()
       from generate_series(1, ${total}) e, generate_series(0, ${services - 1}) s`.execute(owner);
+    // The agent does not report one service in a hundred (a missing resource: one finding each).
     const { actual } = environmentOf(services);
-    const observed = JSON.stringify(Object.values(actual));
+    const observed = JSON.stringify(Object.values(actual).filter((r) => !r.name.endsWith('-42')));
     await sql`
       insert into drift.observations (tenant_id, environment_id, source, observed_at, received_at, digest, kinds, resources)
       select ${tenant}, 'env_' || lpad(to_hex(g), 16, '0'), 'agent', now(), now(), 'bench', '["service"]'::jsonb, ${observed}::jsonb
@@ -122,7 +124,8 @@ export async function benchScans(opts: { environments?: number[]; services?: num
     const tenantRef = { tenantId: tenant, placement: { model: 'pooled' as const } };
     const perEnv: number[] = [];
     const notes: string[] = [];
-    for (const [round, n] of sizes.entries()) {
+    // A warm-up round (not counted): the first scans load the modules and fill the caches.
+    for (const [round, n] of [Math.min(5, total), ...sizes].entries()) {
       const envs = Array.from({ length: n }, (_, i) => `env_${(i + 1).toString(16).padStart(16, '0')}`);
       const queue = [...envs];
       const started = performance.now();
@@ -138,11 +141,12 @@ export async function benchScans(opts: { environments?: number[]; services?: num
       );
       const ms = performance.now() - started;
       if (failed > 0) throw new Error(`${failed} scans did not succeed`);
+      if (round === 0) continue;
       perEnv.push(ms / n);
       notes.push(`${n} environments in ${(ms / 1000).toFixed(2)} s = ${((n * 1000) / ms).toFixed(1)} environments/s`);
     }
     const findings = await sql<{ n: number }>`select count(*)::int as n from drift.findings where tenant_id = ${tenant} and status = 'open'`.execute(owner);
-    notes.push(`${findings.rows[0]?.n} open findings (1 per environment)`);
+    notes.push(`${findings.rows[0]?.n} open findings (1 per environment scanned)`);
     const [small, large] = [perEnv[0]!, perEnv.at(-1)!];
     return {
       name: `drift scans end to end (${sizes.join(' then ')} environments x ${services} resources): time per environment, ${total} vs ${sizes[0]}`,

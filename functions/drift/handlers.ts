@@ -80,6 +80,15 @@ function toFindingDto(r: store.FindingRow, actions?: store.FindingActionRow[]): 
   };
 }
 
+/** The settings of an environment (its defaults until set), with their ETag. */
+function settingsReply(environmentId: string, row: store.SettingsRow | undefined) {
+  const etag = row?.etag ?? DEFAULT_SETTINGS_ETAG;
+  const body: z.infer<typeof schemas.Settings> = row
+    ? { environmentId, mode: row.mode, observationMaxAgeMinutes: row.observation_max_age_minutes, updatedAt: row.updated_at.toISOString(), updatedBy: row.updated_by, etag }
+    : { environmentId, mode: 'detect-only', observationMaxAgeMinutes: DEFAULT_OBSERVATION_MAX_AGE_MINUTES, updatedAt: null, updatedBy: null, etag };
+  return { status: 200, body, etag };
+}
+
 function toRuleDto(r: store.IgnoreRuleRow): schemas.RuleDto {
   return {
     id: r.id,
@@ -284,19 +293,8 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
     handler: async (ctx) => {
       const { environmentId } = ctx.params;
       const [row] = await ctx.read(DRIFT_SQL, (db) => store.selectSettings(db, ctx.tenant.tenantId, environmentId));
-      if (!row) {
-        await requireEnvironment(tenantOf(ctx), environmentId);
-        return {
-          status: 200,
-          body: { environmentId, mode: 'detect-only', observationMaxAgeMinutes: DEFAULT_OBSERVATION_MAX_AGE_MINUTES, updatedAt: null, updatedBy: null, etag: DEFAULT_SETTINGS_ETAG },
-          etag: DEFAULT_SETTINGS_ETAG,
-        };
-      }
-      return {
-        status: 200,
-        body: { environmentId, mode: row.mode, observationMaxAgeMinutes: row.observation_max_age_minutes, updatedAt: row.updated_at.toISOString(), updatedBy: row.updated_by, etag: row.etag },
-        etag: row.etag,
-      };
+      if (!row) await requireEnvironment(tenantOf(ctx), environmentId);
+      return settingsReply(environmentId, row);
     },
   });
 
@@ -324,11 +322,7 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
           updated_by: ctx.principal.id,
         });
       });
-      return {
-        status: 200,
-        body: { environmentId, mode: row.mode, observationMaxAgeMinutes: row.observation_max_age_minutes, updatedAt: row.updated_at.toISOString(), updatedBy: row.updated_by, etag: row.etag },
-        etag: row.etag,
-      };
+      return settingsReply(environmentId, row);
     },
   });
 
