@@ -168,7 +168,7 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
             throw e;
           }
         } else {
-          await runScanInProcess(drift.ports, input);
+          await runScanInProcess({ ...drift.ports, log: (m) => ctx.invocation.warn(m) }, input);
           const [after] = await ctx.read(DRIFT_SQL, (db) => store.selectScan(db, tenant.tenantId, input.scanId));
           if (after) current = after;
         }

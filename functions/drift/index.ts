@@ -38,13 +38,14 @@
  *
  * Rules and decisions, and why: docs/services.md.
  */
+import type { InvocationContext } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
 import type { ErrorTable } from '../../shared/errors.js';
 import { durableClientInput } from '../../shared/registrar.js';
 import { defineService, lazyRoutes } from '../../shared/service.js';
 import type { DriftInstance, DriftNeeds } from './api.js';
 import type * as ScanSteps from './scan.js';
-import type { ScanInput } from './scan.js';
+import type { ScanInput, ScanPorts } from './scan.js';
 
 type ScanModule = typeof ScanSteps;
 import type { SweepInput } from './orchestrations.js';
@@ -61,11 +62,11 @@ const routes = lazyRoutes((self: DriftInstance, kernel) =>
 /** This service's error codes (it raises only the kernel's). */
 export const DRIFT_ERRORS = {} as const satisfies ErrorTable;
 
-/** An activity over the scan steps: its input, the drift instance's scan ports. */
-const step = <I>(run: (m: ScanModule, self: DriftInstance, input: I) => Promise<unknown>) =>
+/** An activity over the scan steps: its input, and the scan ports logging to the activity's invocation. */
+const step = <I>(run: (m: ScanModule, ports: ScanPorts, input: I) => Promise<unknown>) =>
   async (self: DriftInstance) => {
     const m = await import('./scan.js');
-    return async (input: unknown) => run(m, self, input as I);
+    return async (input: unknown, context: InvocationContext) => run(m, { ...self.ports, log: (line) => context.warn(line) }, input as I);
   };
 
 export const drift = defineService({
@@ -114,13 +115,13 @@ export const drift = defineService({
     r.orchestration('driftScanEnvironment', 'Scans one environment: desired, actual, diff + snapshot, findings', async () =>
       (await import('./orchestrations.js')).scanEnvironmentOrchestrator,
     );
-    r.activity('driftScanTargets', "Lists the live environments a sweep covers", step<{ tenantIds: string[] | null }>((m, self, i) => m.scanTargets(self.ports, i.tenantIds ?? undefined)));
-    r.activity('driftScanBegin', 'Claims the environment for the scan (a running scan of it makes this one skipped)', step<ScanInput>((m, self, i) => m.beginScan(self.ports, i)));
-    r.activity('driftScanLoadDesired', 'Assembles the desired state from the owning services', step<ScanInput>((m, self, i) => m.loadDesiredStep(self.ports, i)));
-    r.activity('driftScanLoadActual', 'Reads the actual state from the observations and pull adapters', step<{ input: ScanInput; desired: never }>((m, self, i) => m.loadActualStep(self.ports, i.input, i.desired)));
-    r.activity('driftScanDiff', 'Diffs desired against actual and writes the snapshot once', step<{ input: ScanInput; desired: never; actual: never }>((m, self, i) => m.diffStep(self.ports, i.input, i.desired, i.actual)));
-    r.activity('driftScanApply', 'Opens, updates and resolves findings; finishes the scan', step<{ input: ScanInput; diff: never }>((m, self, i) => m.applyStep(self.ports, i.input, i.diff)));
-    r.activity('driftScanFail', 'Marks a scan failed', step<{ input: ScanInput; message: string }>((m, self, i) => m.failScan(self.ports, i.input, i.message)));
+    r.activity('driftScanTargets', "Lists the live environments a sweep covers", step<{ tenantIds: string[] | null }>((m, p, i) => m.scanTargets(p, i.tenantIds ?? undefined)));
+    r.activity('driftScanBegin', 'Claims the environment for the scan (a running scan of it makes this one skipped)', step<ScanInput>((m, p, i) => m.beginScan(p, i)));
+    r.activity('driftScanLoadDesired', 'Assembles the desired state from the owning services', step<ScanInput>((m, p, i) => m.loadDesiredStep(p, i)));
+    r.activity('driftScanLoadActual', 'Reads the actual state from the observations and pull adapters', step<{ input: ScanInput; desired: never }>((m, p, i) => m.loadActualStep(p, i.input, i.desired)));
+    r.activity('driftScanDiff', 'Diffs desired against actual and writes the snapshot once', step<{ input: ScanInput; desired: never; actual: never }>((m, p, i) => m.diffStep(p, i.input, i.desired, i.actual)));
+    r.activity('driftScanApply', 'Opens, updates and resolves findings; finishes the scan', step<{ input: ScanInput; diff: never }>((m, p, i) => m.applyStep(p, i.input, i.diff)));
+    r.activity('driftScanFail', 'Marks a scan failed', step<{ input: ScanInput; message: string }>((m, p, i) => m.failScan(p, i.input, i.message)));
     r.timer('driftRetention', RETENTION_SCHEDULE, "Deletes resolved findings older than the storage map's retention; open findings stay", async (self) => async (_timer, context) => {
       const s = await self.purgeResolved((m) => context.warn(m));
       context.log(`drift retention (resolved at or before ${s.cutoff}): ${s.deleted} findings deleted over ${s.tenants} tenants, ${s.failures.length} failures`);
