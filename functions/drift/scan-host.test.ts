@@ -134,6 +134,26 @@ describe('drift scans on the local host', () => {
     }
   });
 
+  it('marks a scan failed when a step fails (the orchestrator catches the activity failure on replay), without leaking why', async () => {
+    const cert = await readFile(stack.env.NODE_EXTRA_CA_CERTS!, 'utf8');
+    const agent = new Agent({ ca: cert, keepAlive: true });
+    const client = new CosmosClient({ endpoint: stack.env.COSMOS_ENDPOINT!, key: stack.env.COSMOS_KEY!, agent });
+    const database = client.database(stack.env.COSMOS_DATABASE!);
+    try {
+      // No snapshot container: the snapshot cannot be written, so the scan cannot finish.
+      await database.container(storageMap.driftSnapshots.container).delete();
+      const r = await call('POST', `tenants/dh1/environments/${env1}/drift-scans`);
+      const failed = await until(() => call('GET', r.headers.get('operation-location')!.replace('/api/', '')), (s) => s.body?.status !== 'Running', 'the scan');
+      expect(failed.body).toMatchObject({ status: 'Failed', phase: 'failed', snapshot: null, error: 'The scan failed; see the logs for its invocation.' });
+      // Its findings were left as they were, and the next scan may run.
+      expect((await call('GET', `tenants/dh1/drift-findings?environmentId=${env1}&status=open`)).body.value.length).toBeGreaterThan(0);
+    } finally {
+      await database.containers.createIfNotExists({ id: storageMap.driftSnapshots.container, partitionKey: { paths: ['/tenantId'] }, defaultTtl: DRIFT_SNAPSHOT_TTL_SECONDS });
+      client.dispose();
+      agent.destroy();
+    }
+  });
+
   it("runs the hour's sweep over every tenant's environments with bounded fan-out, once per hour", async () => {
     const env2 = await seed('dh2');
     const slot = new Date().toISOString().slice(0, 13);
