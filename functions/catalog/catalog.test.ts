@@ -249,22 +249,22 @@ describe('listing services', () => {
 });
 
 describe('fact sheet', () => {
-  it('shows no part before its owning service is wired in (none are yet), and fakes none', async () => {
+  it('shows no part before its owning service is wired in (only drift is yet), and fakes none', async () => {
     const s = await register('tenant-a', envA, olga, svc('facts'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
     expect(f.body).toEqual({
       service: s.body,
-      parts: {},
-      available: [],
-      missing: ['deployment', 'configuration', 'secretBindings', 'scaling', 'health', 'drift'],
+      parts: { drift: { openFindings: 0, bySeverity: { low: 0, medium: 0, high: 0, critical: 0 }, findings: [] } },
+      available: ['drift'],
+      missing: ['deployment', 'configuration', 'secretBindings', 'scaling', 'health'],
       failed: [],
       asOf: clock.toISOString(),
     });
   });
 
   it('assembles the parts providers answer, drops unknown fields, and reports failed parts', async () => {
-    // Test providers standing in for services that do not exist yet; the app itself registers none.
+    // Test providers standing in for services that do not exist yet; the app itself registers only drift's.
     const api = t.instance<CatalogInstance>('catalog').api;
     const seen: string[] = [];
     api.addFactProvider('deployment', 'deployments', async (tenant, service) => {
@@ -285,9 +285,10 @@ describe('fact sheet', () => {
     expect(f.body.parts).toEqual({
       deployment: { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z' },
       configuration: null,
+      drift: { openFindings: 0, bySeverity: { low: 0, medium: 0, high: 0, critical: 0 }, findings: [] },
     });
-    expect(f.body.available).toEqual(['deployment', 'configuration']);
-    expect(f.body.missing).toEqual(['secretBindings', 'drift']);
+    expect(f.body.available).toEqual(['deployment', 'configuration', 'drift']);
+    expect(f.body.missing).toEqual(['secretBindings']);
     expect(f.body.failed).toEqual([
       { part: 'scaling', message: 'scaling answered in an unexpected shape.' },
       { part: 'health', message: 'health did not answer.' },

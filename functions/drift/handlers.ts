@@ -1,6 +1,6 @@
 /** HTTP handlers of the drift service: validate (schemas), call the service, shape the response. */
 import { route, type TenantAccess } from '../../shared/http/route.js';
-import { conflict, notFound, quotaExceeded } from '../../shared/errors.js';
+import { conflict, notFound, quotaExceeded, UnavailableError } from '../../shared/errors.js';
 import { checkEtag } from '../../shared/http/etag.js';
 import { createdRange, decodeKeyset, keysetOf } from '../../shared/http/keyset.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
@@ -164,8 +164,9 @@ export function driftHandlers({ now, environments, drift }: DriftHandlerDeps) {
           try {
             await port.start('driftScanEnvironment', instanceId, input);
           } catch (e) {
+            ctx.invocation.error(`drift: starting scan ${input.scanId} failed: ${e instanceof Error ? e.message : String(e)}`);
             await ctx.tx(DRIFT_SQL, (trx) => store.updateScan(trx, tenant.tenantId, input.scanId, { status: 'failed', phase: 'failed', finished_at: now(), error: 'The scan could not be started.' }));
-            throw e;
+            throw new UnavailableError('The orchestration service did not accept the scan; retry.');
           }
         } else {
           await runScanInProcess({ ...drift.ports, log: (m) => ctx.invocation.warn(m) }, input);
