@@ -11,6 +11,7 @@ import { benchConfiguration } from './configuration.js';
 import { benchPolicyRead, benchRender } from './scaling.js';
 import { benchDeployments } from './deployments.js';
 import { benchHealth } from './health.js';
+import { benchDrift } from './drift.js';
 import { report, type BenchResult } from './stats.js';
 
 if (process.env.BENCH_DATABASE_URL) process.env.TEST_DATABASE_URL = process.env.BENCH_DATABASE_URL;
@@ -24,6 +25,7 @@ if (want('configuration')) results.push(...(await benchConfiguration()));
 if (want('scaling')) results.push(...(await benchRender()), ...(await benchPolicyRead()));
 if (want('deployments')) results.push(...(await benchDeployments()));
 if (want('health')) results.push(...(await benchHealth()));
+if (want('drift')) results.push(...(await benchDrift()));
 if (want('cold')) {
   execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   results.push(...(await benchColdImport()));

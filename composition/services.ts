@@ -13,12 +13,13 @@ import { configuration } from '../functions/configuration/index.js';
 import { scaling } from '../functions/scaling/index.js';
 import { deployments } from '../functions/deployments/index.js';
 import { health } from '../functions/health/index.js';
+import { drift } from '../functions/drift/index.js';
 import { platform } from '../functions/platform/index.js';
 
 /** A descriptor of any service, as the list holds them. */
 export type AnyService = ServiceDescriptor<string, ServiceInstance, never>;
 
-export const services: readonly AnyService[] = [tenants, environments, catalog, secrets, configuration, scaling, deployments, health, platform] as readonly AnyService[];
+export const services: readonly AnyService[] = [tenants, environments, catalog, secrets, configuration, scaling, deployments, health, drift, platform] as readonly AnyService[];
 
 /** Registers every function of the app (metadata only). */
 export function registerAll(r: Registrar): void {

@@ -56,7 +56,15 @@ function expectClientError(r: CallResult, what: string): void {
 const pathOf = (route: string) => route.replace('{tenantId}', 'victim').replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 /** The path of a route with real ids where it has them (so a request gets past the existence checks). */
 const realPathOf = (route: string) =>
-  route.replace('{tenantId}', 'victim').replace('{environmentId}', envId).replace('{serviceId}', svcId).replace('{bindingId}', bindingId).replace('{deploymentId}', depId).replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
+  route
+    .replace('{tenantId}', 'victim')
+    .replace('{environmentId}', envId)
+    .replace('{serviceId}', svcId)
+    .replace('{bindingId}', bindingId)
+    .replace('{deploymentId}', depId)
+    // Well-formed ids of nothing: the body is validated before the handler looks them up.
+    .replace('{findingId}', 'dfnd_0000000000000000')
+    .replace(/\{(\w+)\??(:[^}]*)?\}/g, 'x1');
 const cursor = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8').toString('base64url');
 
 describe('bad input', () => {

@@ -13,6 +13,7 @@ import { benchInventory } from '../bench/inventory.js';
 import { benchConfiguration } from '../bench/configuration.js';
 import { benchDeployments } from '../bench/deployments.js';
 import { benchHealth } from '../bench/health.js';
+import { benchDiff, benchScans } from '../bench/drift.js';
 import { benchColdImport, benchPointRead } from '../bench/pipeline.js';
 import { benchPolicyRead, benchRender } from '../bench/scaling.js';
 import type { BenchResult } from '../bench/stats.js';
@@ -64,6 +65,16 @@ describe('benchmarks at a tiny size', () => {
 
   it('health: ingests batches through the handler and as raw INSERTs, reads the latest status both ways', async () => {
     expectMeasured(await benchHealth({ services: 50, batches: 3, batchSize: 20, reads: 3, warmup: 1 }), 2);
+  });
+
+  it('drift: the diff against a deep-equal walk, and scans end to end on the Cosmos DB stand-in', async () => {
+    const log = console.log;
+    console.log = () => undefined;
+    try {
+      expectMeasured([await benchDiff({ resources: 200, iterations: 2, warmup: 1 }), await benchScans({ environments: [2, 4], services: 5 })], 2);
+    } finally {
+      console.log = log;
+    }
   });
 
   it('cold: imports a fresh build of the app and a one-function app in new processes', async () => {

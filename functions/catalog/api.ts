@@ -57,6 +57,8 @@ export interface CatalogApi {
   getService(tenant: TenantRef, serviceId: string): Promise<ServiceSummary | undefined>;
   /** Those of `serviceIds` that exist in the tenant (any status), by id: one query for a whole batch (at most 10,000 ids). */
   getServices(tenant: TenantRef, serviceIds: readonly string[]): Promise<ReadonlyMap<string, ServiceSummary>>;
+  /** The live services of an environment, in name order (the drift worker's desired state). */
+  listServices(tenant: TenantRef, environmentId: string): Promise<ServiceSummary[]>;
   /** Plugs in `owner`'s reference check for the purge; one per owner. */
   addReferenceChecker(owner: string, checker: ServiceReferenceChecker): void;
   /** Plugs in `owner`'s provider of one fact-sheet part; one per part. */
@@ -117,6 +119,10 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
       if (serviceIds.length > 10_000) throw new RangeError('getServices takes at most 10,000 ids');
       const rows = await kernel.sql.read(tenant, CATALOG_SQL, (db) => store.selectServicesById(db, tenant.tenantId, serviceIds));
       return new Map(rows.map((r) => [r.id, toSummary(r)]));
+    },
+    async listServices(tenant, environmentId) {
+      const rows = await kernel.sql.run(tenant, CATALOG_SQL, (trx) => store.listLiveInEnvironment(trx, tenant.tenantId, environmentId));
+      return rows.map(toSummary);
     },
     addReferenceChecker: (owner, checker) => plugs.addReferenceChecker(owner, checker),
     addFactProvider: (part, owner, provider) => plugs.addFactProvider(part, owner, provider),

@@ -154,7 +154,8 @@ export const HealthFact = z
 export const DriftFact = z
   .object({
     openFindings: z.number().int(),
-    findings: z.array(z.object({ id: z.string(), kind: z.string(), detectedAt: instant })).max(50),
+    bySeverity: z.object({ low: z.number().int(), medium: z.number().int(), high: z.number().int(), critical: z.number().int() }),
+    findings: z.array(z.object({ id: z.string(), kind: z.string(), severity: z.string(), path: z.string(), detectedAt: instant })).max(50),
   })
   .openapi('DriftFact', { description: 'Open drift findings (RuntimeDriftDetectionService)' });
 

@@ -99,6 +99,19 @@ export async function getService(
   return (opts.forUpdate ? q.forUpdate() : q).executeTakeFirst();
 }
 
+/** Every live service of an environment, in name order (bounded by the maxServicesPerEnvironment quota). */
+export async function listLiveInEnvironment(trx: Tx, tenantId: string, environmentId: string): Promise<ServiceRow[]> {
+  return trx
+    .selectFrom('services')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('environment_id', '=', environmentId)
+    .where('retired_at', 'is', null)
+    .orderBy('name')
+    .orderBy('id')
+    .execute();
+}
+
 export async function findLiveByName(trx: Tx, tenantId: string, environmentId: string, name: string): Promise<Pick<ServiceRow, 'id'> | undefined> {
   return trx
     .selectFrom('services')

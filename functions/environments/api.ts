@@ -31,6 +31,8 @@ export interface EnvironmentsApi {
   getEnvironment(tenant: TenantRef, environmentId: string): Promise<EnvironmentSummary | undefined>;
   /** The storage topology the environment declares (for the drift worker), or `undefined` when absent. */
   getStorageTopology(tenant: TenantRef, environmentId: string): Promise<StorageTopologyDto | undefined>;
+  /** Every live (not retired) environment of the tenant, in id order, page by page (the drift worker's fan-out). */
+  listEnvironments(tenant: TenantRef): AsyncGenerator<EnvironmentSummary>;
   /** Every retired environment of the tenant, in id order, page by page. */
   listRetiredEnvironments(tenant: TenantRef): AsyncGenerator<{ id: string; retiredAt: Date }>;
   /**
@@ -63,6 +65,15 @@ export function createEnvironments(kernel: Kernel): EnvironmentsInstance {
     async getStorageTopology(tenant, environmentId) {
       const r = await run(tenant, (trx) => store.getEnvironment(trx, tenant.tenantId, environmentId));
       return r?.storage_topology;
+    },
+    async *listEnvironments(tenant) {
+      let after: string | undefined;
+      for (;;) {
+        const rows = await run(tenant, (trx) => store.listLive(trx, tenant.tenantId, after, PAGE));
+        for (const r of rows) yield { id: r.id, name: r.name, kind: r.kind, region: r.region, status: 'active', retiredAt: null };
+        if (rows.length < PAGE) return;
+        after = rows.at(-1)?.id;
+      }
     },
     async *listRetiredEnvironments(tenant) {
       let after: string | undefined;

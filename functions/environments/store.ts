@@ -127,3 +127,16 @@ export async function listRetired(trx: Tx, tenantId: string, after: string | und
   if (after !== undefined) q = q.where('id', '>', after);
   return q.execute();
 }
+
+/** Live environments of a tenant, in id order after `after`. */
+export async function listLive(trx: Tx, tenantId: string, after: string | undefined, limit: number): Promise<Pick<EnvironmentRow, 'id' | 'name' | 'kind' | 'region'>[]> {
+  let q = trx
+    .selectFrom('environments')
+    .select(['id', 'name', 'kind', 'region'])
+    .where('tenant_id', '=', tenantId)
+    .where('retired_at', 'is', null)
+    .orderBy('id')
+    .limit(limit);
+  if (after !== undefined) q = q.where('id', '>', after);
+  return q.execute();
+}
