@@ -2,6 +2,10 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectApiError, startTestApp, type CallResult, type TestApp } from '../../test/app.js';
 import type { CatalogInstance } from './api.js';
+import { assembleFacts } from './facts.js';
+import { CatalogPlugs } from './plugs.js';
+import { CATALOG_SQL } from './sql.js';
+import { getService } from './store.js';
 
 let t: TestApp;
 let clock = new Date('2026-03-01T00:00:00.000Z');
@@ -249,52 +253,59 @@ describe('listing services', () => {
 });
 
 describe('fact sheet', () => {
-  it('shows no part before its owning service is wired in (only secrets is yet), and fakes none', async () => {
+  it('asks every owning service for its part, and none makes one up for a service with no data yet', async () => {
     const s = await register('tenant-a', envA, olga, svc('facts'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
     expect(f.body).toEqual({
       service: s.body,
-      parts: { secretBindings: { bindings: [] } },
-      available: ['secretBindings'],
-      missing: ['deployment', 'configuration', 'scaling', 'health', 'drift'],
+      parts: {
+        deployment: null,
+        configuration: null,
+        secretBindings: { bindings: [] },
+        scaling: null,
+        health: null,
+        drift: { openFindings: 0, bySeverity: { critical: 0, high: 0, medium: 0, low: 0 }, findings: [] },
+      },
+      available: ['deployment', 'configuration', 'secretBindings', 'scaling', 'health', 'drift'],
+      missing: [],
       failed: [],
       asOf: clock.toISOString(),
     });
+    // One provider per part: a second one is refused.
+    expect(() => t.instance<CatalogInstance>('catalog').api.addFactProvider('health', 'other', async () => null)).toThrow(/already registered/);
   });
 
-  it('assembles the parts providers answer, drops unknown fields, and reports failed parts', async () => {
-    // Test providers standing in for services that do not exist yet; the app itself registers none.
-    const api = t.instance<CatalogInstance>('catalog').api;
+  it('assembles the parts providers answer, drops unknown fields, and reports failed and missing parts', async () => {
+    // Test providers on a registry of their own (the app's has the real services' providers).
+    const plugs = new CatalogPlugs();
     const seen: string[] = [];
-    api.addFactProvider('deployment', 'deployments', async (tenant, service) => {
+    plugs.addFactProvider('deployment', 'deployments', async (tenant, service) => {
       seen.push(`${tenant.tenantId}/${service.serviceId}/${service.environmentId}`);
       return { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z', secretValue: 'hunter2' } as never;
     });
-    api.addFactProvider('configuration', 'configuration', async () => null);
-    api.addFactProvider('scaling', 'scaling', async () => ({ policyId: 'p1' }) as never);
-    api.addFactProvider('health', 'health', async () => {
+    plugs.addFactProvider('configuration', 'configuration', async () => null);
+    plugs.addFactProvider('scaling', 'scaling', async () => ({ policyId: 'p1' }) as never);
+    plugs.addFactProvider('health', 'health', async () => {
       throw new Error('database on fire');
     });
-    expect(() => api.addFactProvider('health', 'other', async () => null)).toThrow(/already registered/);
-
     const s = await register('tenant-a', envA, olga, svc('facts-2'));
-    const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
-    expect(f.status).toBe(200);
+    const tenant = { tenantId: 'tenant-a', placement: { model: 'pooled' } } as const;
+    const row = await t.kernel.sql.run(tenant, CATALOG_SQL, (trx) => getService(trx, 'tenant-a', s.body.id));
+    const f = await assembleFacts(plugs, tenant, row!, clock);
     expect(seen).toEqual([`tenant-a/${s.body.id}/${envA}`]);
-    expect(f.body.parts).toEqual({
+    expect(f.parts).toEqual({
       deployment: { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z' },
       configuration: null,
-      secretBindings: { bindings: [] },
     });
-    expect(f.body.available).toEqual(['deployment', 'configuration', 'secretBindings']);
-    expect(f.body.missing).toEqual(['drift']);
-    expect(f.body.failed).toEqual([
+    expect(f.available).toEqual(['deployment', 'configuration']);
+    expect(f.missing).toEqual(['secretBindings', 'drift']);
+    expect(f.failed).toEqual([
       { part: 'scaling', message: 'scaling answered in an unexpected shape.' },
       { part: 'health', message: 'health did not answer.' },
     ]);
-    expect(JSON.stringify(f.body)).not.toContain('hunter2');
-    expect(JSON.stringify(f.body)).not.toContain('on fire');
+    expect(JSON.stringify(f)).not.toContain('hunter2');
+    expect(JSON.stringify(f)).not.toContain('on fire');
   });
 });
 

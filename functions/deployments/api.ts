@@ -57,6 +57,8 @@ export interface ConfigurationSource {
 }
 /** RuntimeScalingService (`functions/scaling/api.ts`). */
 export interface ScalingSource {
+  /** Where scaling events learn the deployment running at the time: this service plugs itself in. */
+  setDeploymentSource?(source: Pick<DeploymentsApi, 'currentDeployment'>): void;
   currentPolicy(
     tenant: TenantRef,
     environmentId: string,
@@ -166,6 +168,9 @@ export function createDeployments(kernel: Kernel, deps: DeploymentsNeeds): Deplo
   deps.catalog.onServiceRetired(async (tenant, service) => {
     await run(tenant, (trx) => cancelPending(trx, tenant.tenantId, service.environmentId, service.serviceId, 'service retired', kernel.now()));
   });
+
+  // Scaling events record the deployment running when they happened.
+  deps.scaling?.setDeploymentSource?.(api);
 
   const retention = createRetention({ kernel, tenants: deps.tenants, blobs });
   return {

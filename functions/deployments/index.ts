@@ -51,8 +51,7 @@ export const deployments = defineService({
   migrations: () => import('./migrations/index.js').then((m) => m.migrations),
   errors: DEPLOYMENT_ERRORS,
   quotas: { maxDeploymentsPerDay: { default: 500, max: 1_000_000, description: 'Deployments (rollbacks included) created per UTC day' } },
-  // configuration, scaling and secrets join `needs` (and `deps`) when they are part of the app.
-  needs: ['tenants', 'environments', 'catalog'],
+  needs: ['tenants', 'environments', 'catalog', 'secrets', 'configuration', 'scaling'],
   create: async ({ kernel, deps }: { kernel: Kernel; deps: DeploymentsNeeds }) => (await import('./api.js')).createDeployments(kernel, deps),
   register(r) {
     const env = 'tenants/{tenantId}/environments/{environmentId}';

@@ -74,7 +74,7 @@ export const drift = defineService({
   sql: () => import('./sql.js').then((m) => m.DRIFT_SQL),
   migrations: () => import('./migrations/index.js').then((m) => m.migrations),
   errors: DRIFT_ERRORS,
-  needs: ['tenants', 'environments', 'catalog'],
+  needs: ['tenants', 'environments', 'catalog', 'secrets', 'configuration', 'scaling', 'deployments'],
   create: async ({ kernel, deps }: { kernel: Kernel; deps: DriftNeeds }) => (await import('./api.js')).createDrift(kernel, deps),
   register(r) {
     const env = 'tenants/{tenantId}/environments/{environmentId}';
