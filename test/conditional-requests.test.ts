@@ -50,6 +50,18 @@ describe('If-Match and If-None-Match', () => {
     expect((await t.call('GET', 'tenants/cond', { token: ada })).body.displayName).toBe('Listed');
   });
 
+  it('answers a GET 304, with the ETag and no body, when If-None-Match names the current ETag (weakly compared)', async () => {
+    const got = await t.call('GET', 'tenants/cond', { token: ada });
+    const tag = got.headers.get('etag')!;
+    for (const header of [tag, `W/${tag}`, `"other", ${tag}`, '*']) {
+      const r = await t.call('GET', 'tenants/cond', { token: ada, headers: { 'if-none-match': header } });
+      expect([r.status, r.text, r.headers.get('etag')], header).toEqual([304, undefined, tag]);
+    }
+    expect((await t.call('GET', 'tenants/cond', { token: ada, headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+    // A list has no ETag: If-None-Match changes nothing there.
+    expect((await t.call('GET', 'tenants/cond/members', { token: ada, headers: { 'if-none-match': '*' } })).status).toBe(200);
+  });
+
   it('a retried retire with the tag read before it succeeds and re-runs the cascade', async () => {
     const env = await t.call('POST', 'tenants/cond/environments', { token: ada, body: { name: 'retry-me', kind: 'dev', region: 'westeurope' } });
     const tag = env.headers.get('etag')!;

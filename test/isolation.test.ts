@@ -49,6 +49,31 @@ describe('cross-tenant access', () => {
     expect(await t.snapshot()).toEqual(before);
   });
 
+  it("answers 404 when a member of A names B's real ids through A's own path, on every route with ids, and changes nothing", async () => {
+    // B's data: an environment, a service, and whatever the services that own more data keep of it.
+    const bob = await t.token('bob');
+    const env = await t.call('POST', 'tenants/tenant-b/environments', { token: bob, body: { name: 'b-env', kind: 'prod', region: 'westeurope' } });
+    const svc = await t.call('POST', `tenants/tenant-b/environments/${env.body.id}/services`, { token: bob, body: { name: 'b-svc', owner: 'team-b' } });
+    const bService = `tenants/tenant-b/environments/${env.body.id}/services/${svc.body.id}`;
+    const policy = await t.call('PUT', `${bService}/scaling-policy`, { token: bob, body: { minReplicas: 1, maxReplicas: 3, triggers: [{ type: 'cpu', name: 'cpu', targetUtilization: 60 }] } });
+    const event = await t.call('POST', `${bService}/scaling-events`, { token: bob, body: { at: new Date().toISOString(), fromReplicas: 1, toReplicas: 2, trigger: 'cpu', source: 'hpa' } });
+    expect([env.status, svc.status, policy.status, event.status]).toEqual([201, 201, 201, 201]);
+    const real: Record<string, string> = { environmentId: env.body.id, serviceId: svc.body.id, eventId: event.body.id, version: '1' };
+
+    const alice = await t.token('alice');
+    const withIds = t.app.routes.routes.filter((r) => r.route.startsWith('tenants/{tenantId}/') && Object.keys(real).some((k) => r.route.includes(`{${k}}`)));
+    expect(withIds.length).toBeGreaterThan(5);
+    const before = await t.snapshot();
+    for (const r of withIds) {
+      const path = r.route.replace('{tenantId}', 'tenant-a').replace(/\{(\w+)\??(:[^}]*)?\}/g, (_, name: string) => real[name] ?? 'x1');
+      const query = r.name === 'scalingPolicyManifest' ? '?target=keda' : '';
+      const example = t.kernel.openapi.examples.get(r.name)?.example;
+      const res = await t.call(r.method, `${path}${query}`, { token: alice, ...(example !== undefined ? { body: example } : {}) });
+      expect([res.status, res.body?.error?.code], `${r.method} ${path}`).toEqual([404, 'NotFound']);
+    }
+    expect(await t.snapshot()).toEqual(before);
+  });
+
   it('lets B see its own tenant', async () => {
     expect((await t.call('GET', 'tenants/tenant-b', { token: await t.token('bob') })).status).toBe(200);
     expect((await t.call('GET', 'tenants/tenant-b', { token: await t.token('alice') })).status).toBe(404);

@@ -83,6 +83,18 @@ describe('scaling policies', () => {
     ]);
   });
 
+  it('lets exactly one of several writers holding the same ETag win', async () => {
+    const s = await t.call('POST', `tenants/scale-a/environments/${a.environmentId}/services`, { token: a.token, body: { name: 'racing', owner: 'team' } });
+    const P = `tenants/scale-a/environments/${a.environmentId}/services/${s.body.id}/scaling-policy`;
+    const first = await t.call('PUT', P, { token: a.token, body: spec() });
+    const etag = first.headers.get('etag')!;
+    const results = await Promise.all([2, 3, 4, 5, 6].map((n) => t.call('PUT', P, { token: a.token, body: spec({ maxReplicas: 10 + n }), headers: { 'if-match': etag } })));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    for (const r of results.filter((x) => x.status !== 200)) expectApiError(r, 412, 'PreconditionFailed');
+    const versions = await t.call('GET', `${P}/versions`, { token: rita });
+    expect(versions.body.value.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+  });
+
   it("refuses maxReplicas above the tenant quota maxReplicasPerService, naming it", async () => {
     const s = await t.call('POST', `tenants/scale-a/environments/${a.environmentId}/services`, { token: a.token, body: { name: 'quota', owner: 'team' } });
     const r = await t.call('PUT', `tenants/scale-a/environments/${a.environmentId}/services/${s.body.id}/scaling-policy`, { token: a.token, body: spec({ maxReplicas: 31 }) });
@@ -215,6 +227,12 @@ describe('scaling events', () => {
     expect(ranged.body.value.map((e: { id: string }) => e.id)).toEqual(posted.slice(2, 4));
     expectApiError(await t.call('GET', `${E}?from=${encodeURIComponent(to)}&to=${encodeURIComponent(mid)}`, { token: rita }), 400);
 
+    // Repeatability-Request-ID: a retried post is answered from its record, not appended twice.
+    const once = { token: a.token, body: { at: clock.toISOString(), fromReplicas: 5, toReplicas: 6, trigger: 'cpu', source: 'hpa' }, headers: { 'repeatability-request-id': 'evt-1' } };
+    const r1 = await t.call('POST', E, once);
+    const r2 = await t.call('POST', E, once);
+    expect(r2.body).toEqual(r1.body);
+    expect(r2.headers.get('repeatability-result')).toBe('accepted');
     // Before the policy existed: no version. In the future or past the retention: refused.
     const early = await t.call('POST', E, { token: a.token, body: { at: '2026-02-01T00:00:00Z', fromReplicas: 1, toReplicas: 2, trigger: null, source: 'manual' } });
     expect(early.body.policyVersion).toBeNull();
