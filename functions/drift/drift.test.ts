@@ -15,11 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectApiError, startTestApp, type TestApp } from '../../test/app.js';
+import { services } from '../../composition/services.js';
 import { ensureLocalCert } from '../../emulator/certs.js';
 import { startCosmos, type CosmosServer } from '../../emulator/cosmos.js';
 import { startAzurite, type AzuriteServer } from '../../emulator/azurite.js';
 import { DRIFT_SNAPSHOT_TTL_SECONDS, storageMap } from '../../shared/storage-map.js';
-import type { TelemetryEvent } from '../../shared/telemetry.js';
+import { noTelemetry, type TelemetryEvent } from '../../shared/telemetry.js';
 import { agentObservations, storageTopologySource } from './actual.js';
 import type { DriftInstance } from './api.js';
 import { cosmosSnapshots } from './snapshots.js';
@@ -55,9 +56,8 @@ beforeAll(async () => {
   const blob = BlobServiceClient.fromConnectionString(azurite.connectionString);
   await blob.getContainerClient('deployment-artifacts').createIfNotExists();
 
-  t = await startTestApp({ now: () => clock });
-  // The kernel's telemetry is a no-op in tests: record the drift events through the same port.
-  (t.kernel as { telemetry: { trackEvent(e: TelemetryEvent): void } }).telemetry.trackEvent = (e) => void events.push(e);
+  // The drift events, recorded through the kernel's telemetry port (the SDK's own output is tested in emulator/appinsights).
+  t = await startTestApp({ now: () => clock, telemetry: { ...noTelemetry, trackEvent: (e) => void events.push(e) } });
   const drift = t.instance<DriftInstance>('drift');
   drift.ports.snapshots = cosmosSnapshots(async () => snapshots);
   drift.ports.actualSources = [
@@ -78,7 +78,8 @@ beforeAll(async () => {
       region: 'westeurope',
       storageTopology: {
         resources: [
-          { kind: 'postgresql', name: 'pooled', schemas: ['catalog', 'drift', 'environments', 'tenants'] },
+          // Every service's schema (each is named as its service), with row-level security forced.
+          { kind: 'postgresql', name: 'pooled', schemas: services.filter((s) => s.sql).map((s) => s.name).sort() },
           { kind: 'blobContainer', name: 'deployment-artifacts', coolAfterDays: 90, deleteAfterDays: 365 },
           { kind: 'cosmosContainer', name: SNAP, partitionKey: '/tenantId', defaultTtlSeconds: DRIFT_SNAPSHOT_TTL_SECONDS },
         ],
@@ -103,7 +104,12 @@ const scan = async () => {
   tick();
   const r = await t.call('POST', `${A}/environments/${env}/drift-scans`, { token: alice });
   expect(r.status, JSON.stringify(r.body)).toBe(202);
-  return r;
+  // The scan runs as its orchestration on the in-process task hub: wait for it to finish, then
+  // answer what its status location says.
+  await t.durable.settle();
+  const status = await t.call('GET', r.headers.get('operation-location')!.replace(/^\/api\//, ''), { token: alice });
+  expect(status.status).toBe(200);
+  return { ...r, body: status.body };
 };
 const findings = async (q = '') => (await t.call('GET', `${A}/drift-findings?environmentId=${env}${q}`, { token: alice })).body.value as { id: string; resource: string; path: string; status: string; severity: string; kind: string }[];
 const live = async () => (await findings()).filter((f) => f.status !== 'resolved').map((f) => `${f.resource}#${f.path} ${f.kind} ${f.status}`).sort();
@@ -149,7 +155,7 @@ describe('scans', () => {
     expect(snap.status).toBe(200);
     expect(snap.body).toMatchObject({ id: r.body.id, tenantId: 'drift-a', environmentId: env });
     expect(Object.keys(snap.body.desired.resources).sort()).toEqual(['blobContainer/deployment-artifacts', `cosmosContainer/${SNAP}`, 'postgresql/pooled', 'service/api', 'service/web']);
-    expect(snap.body.desired.sources).toMatchObject({ catalog: 'available', storageTopology: 'available', deployments: 'not available', scaling: 'not available' });
+    expect(snap.body.desired.sources).toMatchObject({ catalog: 'available', storageTopology: 'available', deployments: 'available', configuration: 'available', secrets: 'available', scaling: 'available' });
     expect(snap.body.actual.resources[`cosmosContainer/${SNAP}`].properties).toEqual({ partitionKey: '/tenantId', defaultTtlSeconds: DRIFT_SNAPSHOT_TTL_SECONDS });
     expect(snap.body.actual.resources['postgresql/pooled'].properties.schemas.drift).toEqual({ rowLevelSecurity: 'forced' });
     // The container keeps the storage map's TTL (expiry itself is Cosmos DB's; the stand-in does not expire).
@@ -331,62 +337,62 @@ describe('findings: ignore rules, actions, mode, retention', () => {
   });
 });
 
-describe('desired-state sources as they land', () => {
-  // Deployments, configuration, secrets and scaling have not landed on this branch: these in-line
-  // fakes implement their contracts (the signatures in sources.ts) so the plugging is tested; the
-  // lead wires the real services by adding them to `needs`.
-  it('adds each wired source to the desired state, suppresses replicas inside the scaling range, and links findings to their likely cause', async () => {
-    const drift = t.instance<DriftInstance>('drift');
-    const deps = drift.ports.deps;
+describe('desired-state sources: the services that own them', () => {
+  it('adds the deployment, configuration, secret versions and scaling range to the desired state, suppresses replicas inside the range, and links findings to their likely cause', async () => {
     const svcs = (await t.call('GET', `${A}/environments/${env}/services`, { token: alice })).body.value as { id: string; name: string }[];
     const api = svcs.find((s) => s.name === 'api')!.id;
-    const at = (m: number) => new Date(clock.getTime() - m * 60_000);
-    const change = (kind: 'deployment' | 'scaling' | 'rotation' | 'configuration', id: string, minutesAgo: number) => async (_t: unknown, environmentId: string, serviceId: string | undefined) =>
-      ({ kind, id, at: at(minutesAgo), environmentId, ...(serviceId ? { serviceId } : {}) });
-    deps.deployments = {
-      currentDeployment: async (_t, _e, serviceId) =>
-        serviceId === api ? { deploymentId: 'dep_1', image: 'reg/api:2', imageDigest: null, configurationVersion: 4, scalingPolicyVersion: 1, secretVersions: {}, finishedAt: at(30), by: 'ci' } : undefined,
-      lastChangeBefore: change('deployment', 'dep_1', 30),
+    const service = `${A}/environments/${env}/services/${api}`;
+    const ok = (r: { status: number; body: unknown }, what: string) => {
+      expect(r.status, `${what}: ${JSON.stringify(r.body)}`).toBeLessThan(300);
+      return r;
     };
-    deps.scaling = {
-      currentPolicy: async (_t, _e, serviceId) => (serviceId === api ? { policyId: 'pol_1', version: 3, minReplicas: 2, maxReplicas: 5, pausedUntil: null } : undefined),
-      lastChangeBefore: change('scaling', 'scl_9', 5),
-    };
-    deps.secrets = {
-      bindingVersions: async (_t, _e, serviceId) => (serviceId === api ? [{ bindingId: 'sb_1', name: 'db-password', keyVaultRef: 'https://kv/secrets/db', currentVersion: 'v2', lastRotatedAt: at(60) }] : []),
-      lastChangeBefore: change('rotation', 'rot_1', 60),
-    };
-    try {
-      tick();
-      await push([
-        { kind: 'service', name: 'api', properties: { image: 'reg/api:1', replicas: 4, secrets: { 'db-password': 'v2' } } },
-        { kind: 'service', name: 'web', properties: {} },
-        { kind: 'service', name: 'debug-pod', properties: {} },
-      ]);
-      const r = await scan();
-      const snap = await t.call('GET', `${A}/environments/${env}/drift-scans/${r.body.id}/snapshot`, { token: alice });
-      expect(snap.body.desired.sources).toMatchObject({ deployments: 'available', scaling: 'available', secrets: 'available', configuration: 'not available' });
-      expect(snap.body.desired.resources['service/api'].properties).toEqual({ image: 'reg/api:2', replicas: { min: 2, max: 5 }, secrets: { 'db-password': 'v2' } });
-      expect(snap.body.diff.suppressed).toContainEqual({ resource: 'service/api', path: '/replicas', reason: 'Inside scaling policy pol_1 v3 (2..5)' });
-      const image = (await findings('&status=open')).find((f) => f.resource === 'service/api' && f.path === '/image');
-      const one = await t.call('GET', `${A}/drift-findings/${image!.id}`, { token: alice });
-      // The most recent change before the drift was first seen: the scaling event (5 min) over the deployment (30 min).
-      expect(one.body).toMatchObject({ severity: 'high', serviceId: api, likelyCauseStatus: 'found', likelyCause: { kind: 'scaling', id: 'scl_9', serviceId: api, environmentId: env } });
+    // Each owning service, through its own routes: a succeeded deployment, a configuration, a
+    // secret binding the service consumes, then (the most recent change) a scaling policy.
+    tick();
+    const image = `contoso.azurecr.io/api@sha256:${'c'.repeat(64)}`;
+    const d: any = ok(await t.call('POST', `${A}/environments/${env}/deployments`, { token: alice, body: { serviceId: api, image } }), 'deployment');
+    for (const to of ['in_progress', 'succeeded']) ok(await t.call('POST', `${A}/environments/${env}/deployments/${d.body.id}/transitions`, { token: alice, body: { to } }), to);
+    tick();
+    ok(await t.call('PUT', `${service}/configuration`, { token: alice, body: { settings: { logLevel: 'info' } } }), 'configuration');
+    tick();
+    const rotation = { intervalDays: 30, generator: { kind: 'random', length: 32, alphabet: 'hex' } };
+    const b: any = ok(
+      await t.call('POST', `${A}/secret-bindings`, { token: alice, body: { name: 'db-password', secretName: 'db-password', consumers: [{ environmentId: env, serviceId: api }], rotation, initialValue: 'generate' } }),
+      'binding',
+    );
+    tick();
+    const policy = { minReplicas: 2, maxReplicas: 5, triggers: [{ type: 'cpu', name: 'cpu', targetUtilization: 60 }] };
+    const p: any = ok(await t.call('PUT', `${service}/scaling-policy`, { token: alice, body: policy }), 'policy');
+    tick();
 
-      tick();
-      await push([
-        { kind: 'service', name: 'api', properties: { image: 'reg/api:2', replicas: 9, secrets: { 'db-password': 'v2' } } },
-        { kind: 'service', name: 'web', properties: {} },
-        { kind: 'service', name: 'debug-pod', properties: {} },
-      ]);
-      await scan();
-      const open = (await findings('&status=open')).filter((f) => f.resource === 'service/api');
-      expect(open.map((f) => [f.path, f.kind, f.severity])).toEqual([['/replicas', 'changed', 'medium']]);
-    } finally {
-      delete deps.deployments;
-      delete deps.scaling;
-      delete deps.secrets;
-    }
+    const observed = (props: Record<string, unknown>) => [
+      { kind: 'service', name: 'api', properties: { configurationVersion: 1, secrets: { 'db-password': b.body.currentVersion }, ...props } },
+      { kind: 'service', name: 'web', properties: {} },
+      { kind: 'service', name: 'debug-pod', properties: {} },
+    ];
+    await push(observed({ image: 'contoso.azurecr.io/api:old', imageDigest: 'sha256:old', replicas: 4 }));
+    const r = await scan();
+    const snap = await t.call('GET', `${A}/environments/${env}/drift-scans/${r.body.id}/snapshot`, { token: alice });
+    expect(snap.body.desired.sources).toMatchObject({ deployments: 'available', configuration: 'available', secrets: 'available', scaling: 'available' });
+    expect(snap.body.desired.resources['service/api'].properties).toMatchObject({
+      image,
+      configurationVersion: 1,
+      secrets: { 'db-password': b.body.currentVersion },
+      replicas: { min: 2, max: 5 },
+    });
+    // Replicas 4 lie inside the policy's 2..5: expected, not drift.
+    expect(snap.body.diff.suppressed).toContainEqual({ resource: 'service/api', path: '/replicas', reason: `Inside scaling policy ${p.body.policyId} v1 (2..5)` });
+    const drifted = (await findings('&status=open')).find((f) => f.resource === 'service/api' && f.path === '/image');
+    const one = await t.call('GET', `${A}/drift-findings/${drifted!.id}`, { token: alice });
+    // The most recent change to the service before the drift was first seen: the scaling policy.
+    expect(one.body).toMatchObject({ serviceId: api, likelyCauseStatus: 'found', likelyCause: { kind: 'scaling', serviceId: api, environmentId: env } });
+
+    // Back on the desired image, replicas outside the range: only the replica count drifts now.
+    tick();
+    await push(observed({ image, imageDigest: `sha256:${'c'.repeat(64)}`, replicas: 9 }));
+    await scan();
+    const open = (await findings('&status=open')).filter((f) => f.resource === 'service/api');
+    expect(open.map((f) => [f.path, f.kind])).toEqual([['/replicas', 'changed']]);
   });
 });
 
