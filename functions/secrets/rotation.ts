@@ -115,7 +115,12 @@ export function rotationActivities({ kernel, vault, providers }: RotationDeps) {
     begin: guarded(async (i: RotationInput): Promise<BeginResult> =>
       run(i, async (trx) => {
         const b = await store.getBinding(trx, i.tenantId, i.bindingId, { forUpdate: true });
-        if (!b) return { skip: 'the binding was deleted' };
+        if (!b) {
+          // A rotation asked for before the binding was deleted ends here, not in a retry loop.
+          const rot = await store.getRotation(trx, i.tenantId, i.rotationId, { forUpdate: true });
+          if (rot?.outcome === 'running') await store.updateRotation(trx, i.tenantId, rot.id, { outcome: 'failed', finished_at: kernel.now(), error_code: 'NotFound' });
+          return { skip: 'the binding was deleted' };
+        }
         const now = kernel.now();
         const row = await store.upsertRotation(trx, {
           tenant_id: i.tenantId,
