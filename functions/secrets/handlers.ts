@@ -1,6 +1,6 @@
 /** HTTP handlers of the secrets service: validate (schemas), call the service, shape the response. */
 import type { InvocationContext } from '@azure/functions';
-import { route, type TenantAccess } from '../../shared/http/route.js';
+import { route, type RouteContext, type TenantAccess } from '../../shared/http/route.js';
 import { invalid, notFound, UnavailableError } from '../../shared/errors.js';
 import { createdRange, decodeKeyset, keysetOf } from '../../shared/http/keyset.js';
 import { newId } from '../../shared/ids.js';
@@ -122,7 +122,7 @@ export function secretHandlers({ now, vaultUrl, vault, providers, environments, 
     },
   });
 
-  const loadBinding = async (ctx: { tenant: TenantAccess; read: Parameters<Parameters<typeof route>[0]['handler']>[0]['read'] }, bindingId: string) => {
+  const loadBinding = async (ctx: Pick<RouteContext<unknown, unknown, unknown, unknown>, 'tenant' | 'read'>, bindingId: string) => {
     const [row] = await ctx.read(SECRETS_SQL, (db) => store.selectBinding(db, ctx.tenant.tenantId, bindingId));
     if (!row) throw notFound(`Secret binding '${bindingId}'`, 'bindingId');
     return row;

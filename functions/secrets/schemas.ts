@@ -11,13 +11,13 @@ export const ServiceId = resourceId('svc', 'svc_8c1e5a2f90b3d476');
 /** Names are DNS labels, unique in the tenant among live bindings; configurations refer to them. */
 export const BindingName = dnsName('db-password');
 /**
- * The secret's name within the tenant: Key Vault's alphabet (letters, digits, `-`), no `--`, at
- * most 62 characters. In the vault it is stored as `<tenantId>--<secretName>`, so one tenant can
- * never name another tenant's secret.
+ * The secret's name within the tenant: lower-case letters, digits and `-` (Key Vault names are
+ * case-insensitive, so one spelling per secret), no `--`, at most 62 characters. In the vault it
+ * is stored as `<tenantId>--<secretName>`, so one tenant can never name another tenant's secret.
  */
 export const SecretName = z
   .string()
-  .regex(/^[A-Za-z0-9](?!.*--)([A-Za-z0-9-]{0,60}[A-Za-z0-9])?$/, { message: 'Secret names are 1-62 of A-Z, a-z, 0-9 and -, alphanumeric at both ends, without --' })
+  .regex(/^[a-z0-9](?!.*--)([a-z0-9-]{0,60}[a-z0-9])?$/, { message: 'Secret names are 1-62 of a-z, 0-9 and -, alphanumeric at both ends, without --' })
   .openapi({ example: 'orders-db-password' });
 /** The vault's URL (`https://<vault>.vault.azure.net`): the vault this deployment's identity reaches. */
 export const KeyVaultRef = z

@@ -4,9 +4,10 @@
  * Domain code sees only this port: version ids, enabled flags, tags — never a value, except the
  * one it hands to {@link SecretVault.write}, which goes to the vault and nowhere else.
  *
- * A tenant's secrets live in the shared vault as `<tenantId>--<secretName>`: tenant ids never
- * contain `--` followed by the rest of a valid secret name in a way that collides (secret names
- * have no `--` and start alphanumeric), so the vault name identifies the tenant.
+ * A tenant's secrets live in the shared vault as `<tenantId>--<secretName>`. A secret name has no
+ * `--` and starts with a letter or digit, so the last `--` of a vault name is always the one
+ * between tenant and secret: no two (tenant, secret) pairs share a vault name, and a tenant can
+ * reach only its own secrets.
  */
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { UnavailableError } from '../../shared/errors.js';
