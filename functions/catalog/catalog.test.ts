@@ -249,15 +249,15 @@ describe('listing services', () => {
 });
 
 describe('fact sheet', () => {
-  it('shows no part before its owning service is wired in (only secrets is yet), and fakes none', async () => {
+  it('shows no part before its owning service is wired in (only secrets and configuration are yet), and fakes none', async () => {
     const s = await register('tenant-a', envA, olga, svc('facts'));
     const f = await t.call('GET', `tenants/tenant-a/environments/${envA}/services/${s.body.id}/facts`, { token: rita });
     expect(f.status).toBe(200);
     expect(f.body).toEqual({
       service: s.body,
-      parts: { secretBindings: { bindings: [] } },
-      available: ['secretBindings'],
-      missing: ['deployment', 'configuration', 'scaling', 'health', 'drift'],
+      parts: { configuration: null, secretBindings: { bindings: [] } },
+      available: ['configuration', 'secretBindings'],
+      missing: ['deployment', 'scaling', 'health', 'drift'],
       failed: [],
       asOf: clock.toISOString(),
     });
@@ -271,7 +271,6 @@ describe('fact sheet', () => {
       seen.push(`${tenant.tenantId}/${service.serviceId}/${service.environmentId}`);
       return { deploymentId: 'dep_1', image: 'registry.example/checkout:1.2.3', status: 'running', deployedAt: '2026-02-01T00:00:00.000Z', secretValue: 'hunter2' } as never;
     });
-    api.addFactProvider('configuration', 'configuration', async () => null);
     api.addFactProvider('scaling', 'scaling', async () => ({ policyId: 'p1' }) as never);
     api.addFactProvider('health', 'health', async () => {
       throw new Error('database on fire');
