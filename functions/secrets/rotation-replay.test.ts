@@ -234,4 +234,16 @@ describe('the rotation orchestrator, run deterministically', () => {
     expect(o.binding.currentVersion).toBe(b.currentVersion);
     expect(o.events).toBe(0);
   });
+
+  it('ends, rather than retries, a rotation whose binding was deleted before it began', async () => {
+    const b = await newBinding('deleted-first');
+    const input = rotationInput(tenant, b.id, clock, 'manual');
+    // The rotate route recorded the rotation, then the binding was deleted.
+    await sql`insert into secrets.rotations (tenant_id, id, binding_id, instance_id, trigger, started_at, outcome)
+              values ('replay', ${input.rotationId}, ${b.id}, ${input.instanceId}, 'manual', ${clock}, 'running')`.execute(t.owner.forPlacement({ model: 'pooled' }));
+    expect((await t.call('DELETE', `tenants/replay/secret-bindings/${b.id}`, { token: a.token })).status).toBe(204);
+    const run = await drive(input.instanceId, input, {});
+    expect(run).toMatchObject({ done: true, output: { outcome: 'skipped' }, activities: [ROTATION.begin] });
+    expect((await outcome('deleted-first', b.id)).rotations).toEqual([{ outcome: 'failed', to_version: null }]);
+  });
 });

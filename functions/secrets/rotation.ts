@@ -20,6 +20,7 @@
  * scheduled rotation, the request time of one on demand), so a second start is a no-op.
  */
 import { createHash } from 'node:crypto';
+import type { InvocationContext } from '@azure/functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { isDomainError, isUnavailableError, notFound } from '../../shared/errors.js';
 import { emit } from '../../shared/events/outbox.js';
@@ -114,7 +115,12 @@ export function rotationActivities({ kernel, vault, providers }: RotationDeps) {
     begin: guarded(async (i: RotationInput): Promise<BeginResult> =>
       run(i, async (trx) => {
         const b = await store.getBinding(trx, i.tenantId, i.bindingId, { forUpdate: true });
-        if (!b) return { skip: 'the binding was deleted' };
+        if (!b) {
+          // A rotation asked for before the binding was deleted ends here, not in a retry loop.
+          const rot = await store.getRotation(trx, i.tenantId, i.rotationId, { forUpdate: true });
+          if (rot?.outcome === 'running') await store.updateRotation(trx, i.tenantId, rot.id, { outcome: 'failed', finished_at: kernel.now(), error_code: 'NotFound' });
+          return { skip: 'the binding was deleted' };
+        }
         const now = kernel.now();
         const row = await store.upsertRotation(trx, {
           tenant_id: i.tenantId,
@@ -188,11 +194,13 @@ export function rotationActivities({ kernel, vault, providers }: RotationDeps) {
     }),
 
     /** Records the failure (unless the rotation succeeded meanwhile) and sends SecretRotationFailed. */
-    fail: async (i: RotationInput & { code: string }): Promise<void> => {
+    fail: async (i: RotationInput & { code: string }, context?: Pick<InvocationContext, 'error'>): Promise<void> => {
       await run(i, async (trx) => {
         const rot = await store.getRotation(trx, i.tenantId, i.rotationId, { forUpdate: true });
         if (rot && rot.outcome !== 'succeeded') await store.updateRotation(trx, i.tenantId, i.rotationId, { outcome: 'failed', finished_at: kernel.now(), error_code: i.code });
       });
+      // The error line carries the name too: the host sends it as a trace even with the SDK off.
+      context?.error(`${SECRET_ROTATION_FAILED}: rotation ${i.rotationId} of ${i.tenantId}/${i.bindingId} (${i.instanceId}) failed: ${i.code}`);
       kernel.telemetry.trackEvent({
         name: SECRET_ROTATION_FAILED,
         properties: { tenantId: i.tenantId, bindingId: i.bindingId, instanceId: i.instanceId, code: i.code },

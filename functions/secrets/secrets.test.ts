@@ -133,3 +133,19 @@ describe('the contract other services use', () => {
     expect((await check(tenant, [svc.body.id])).get(svc.body.id) ?? []).toEqual([]);
   });
 });
+
+describe("the catalog's purge", () => {
+  it('keeps a retired service that a live binding names as consumer, and purges it once the binding is gone', async () => {
+    const svc = await t.call('POST', `tenants/tenant-a/environments/${a.environmentId}/services`, { token: a.token, body: { name: 'retiring', owner: 'team' } });
+    const c = await t.call('POST', A, { token: a.token, body: body('keeps-it', { consumers: [{ environmentId: a.environmentId, serviceId: svc.body.id }] }) });
+    expect((await t.call('POST', `tenants/tenant-a/environments/${a.environmentId}/services/${svc.body.id}/retire`, { token: a.token })).status).toBe(200);
+    clock = new Date(clock.getTime() + 91 * 86_400_000);
+    const catalog = t.instance<CatalogInstance>('catalog');
+    const first = await catalog.purge({ tenantIds: ['tenant-a'] });
+    expect(JSON.stringify(first)).toContain(`secret binding ${c.body.id} (keeps-it) names it as a consumer`);
+    expect(await catalog.api.getService({ tenantId: 'tenant-a', placement: { model: 'pooled' } }, svc.body.id)).toBeDefined();
+    expect((await t.call('DELETE', `${A}/${c.body.id}`, { token: a.token })).status).toBe(204);
+    await catalog.purge({ tenantIds: ['tenant-a'] });
+    expect(await catalog.api.getService({ tenantId: 'tenant-a', placement: { model: 'pooled' } }, svc.body.id)).toBeUndefined();
+  });
+});
