@@ -191,6 +191,9 @@ async function createFixture(tenant: string): Promise<Fixture> {
     bindings.push(b.body.id as string);
   }
   await must('DELETE', `tenants/${tenant}/secret-bindings/${bindings[2]}`);
+  const rotation = await must('POST', `tenants/${tenant}/secret-bindings/${bindings[0]}/rotate`);
+  const rotations = [rotation.body.id as string];
+  await t.durable.settle();
   // The first service's configuration: two versions (the first names another service and a
   // binding), two consumers.
   const cfg = `tenants/${tenant}/environments/${envs[0]}/services/${services[0]}/configuration`;
@@ -207,9 +210,6 @@ async function createFixture(tenant: string): Promise<Fixture> {
     const e = await must('POST', `${svc0}/scaling-events`, { body: { at: new Date(Date.now() - 60_000).toISOString(), fromReplicas: to - 1, toReplicas: to, trigger: 'cpu', source: 'hpa' } });
     events.push(e.body.id as string);
   }
-  const rotation = await must('POST', `tenants/${tenant}/secret-bindings/${bindings[0]}/rotate`);
-  const rotations = [rotation.body.id as string];
-  await t.durable.settle();
   const cursors = new Map<string, string[]>();
   const lists = ['tenants', `tenants/${tenant}/members`, `tenants/${tenant}/environments`, `tenants/${tenant}/services`, `tenants/${tenant}/environments/${envs[0]}/services`, `tenants/${tenant}/secret-bindings`, `${cfg}/versions`, `${cfg}/consumers`, `${svc0}/scaling-policy/versions`, `${svc0}/scaling-events`, deploymentsPath];
   for (const list of lists) {

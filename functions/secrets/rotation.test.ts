@@ -164,24 +164,25 @@ describe('the rotation timer', () => {
 });
 
 describe('blast radius', () => {
-  it('answers the configuration part as not available until a source is plugged in, then from it', async () => {
+  it('answers the configuration part from the configuration service: the versions that reference the binding and who synced them', async () => {
     const b = await create('radius');
     const r = await t.call('GET', `${A}/${b.id}/blast-radius`, { token: a.token });
-    expect(r.body).toMatchObject({ bindingId: b.id, name: 'radius', declaredConsumers: [{ environmentId: a.environmentId }], configuration: { available: false } });
-    // A stand-in for the configuration service's referencesToBinding (not part of this branch).
-    t.instance<SecretsInstance>('secrets').api.setReferenceSource(async (tn, name) => ({
-      configurationVersions: tn.tenantId === 'rot-a' && name === 'radius' ? [{ environmentId: a.environmentId, serviceId: a.serviceId, version: 3, latest: true }] : [],
-      consumers: [
-        { consumer: 'agent-1', environmentId: a.environmentId, serviceId: a.serviceId, syncedVersion: 3, syncedAt: clock, syncedAfterRotation: true },
-        { consumer: 'agent-2', environmentId: a.environmentId, serviceId: a.serviceId, syncedVersion: 2, syncedAt: clock, syncedAfterRotation: false },
-      ],
-    }));
+    expect(r.body).toMatchObject({
+      bindingId: b.id,
+      name: 'radius',
+      declaredConsumers: [{ environmentId: a.environmentId }],
+      configuration: { available: true, configurationVersions: [], syncedAfterRotation: [], notSyncedAfterRotation: [] },
+    });
+    const cfg = `tenants/rot-a/environments/${a.environmentId}/services/${a.serviceId}/configuration`;
+    expect((await t.call('PUT', cfg, { token: a.token, body: { settings: { key: { secretRef: 'radius' } } } })).status).toBe(201);
+    expect((await t.call('GET', `${cfg}?consumer=agent-1`, { token: a.token })).status).toBe(200);
     const r2 = await t.call('GET', `${A}/${b.id}/blast-radius`, { token: a.token });
+    // Never rotated: every consumer counts as synced after its (no) rotation.
     expect(r2.body.configuration).toMatchObject({
       available: true,
-      configurationVersions: [{ version: 3, latest: true }],
-      syncedAfterRotation: [{ consumer: 'agent-1' }],
-      notSyncedAfterRotation: [{ consumer: 'agent-2', syncedVersion: 2 }],
+      configurationVersions: [{ environmentId: a.environmentId, serviceId: a.serviceId, version: 1, latest: true }],
+      syncedAfterRotation: [{ consumer: 'agent-1', syncedVersion: 1 }],
+      notSyncedAfterRotation: [],
     });
   });
 });
