@@ -26,16 +26,21 @@ import { startHost, type StartedHost } from '../emulator/host/index.js';
 import { startStack, type Stack } from '../emulator/stack.js';
 import { buildApp } from '../scripts/build.js';
 import { runMigrations } from '../scripts/migrate.js';
+import { startTestDatabase, type TestDatabase } from './database.js';
 import { callApi, closedPort, stackToken } from './http-client.js';
 
 let stack: Stack;
 let host: StartedHost;
 let dir: string;
+let database: TestDatabase | undefined;
 const out = join(process.cwd(), '.local', `ops-telemetry-${process.pid}`);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rp-ops-telemetry-'));
-  stack = await startStack({ stateDir: dir, persistent: false, ports: { postgres: 0, blob: 0, queue: 0, table: 0, cosmos: 0, keyVault: 0, appInsights: 0 }, localSettingsFile: false, log: () => undefined });
+  // On a PostgreSQL server when TEST_DATABASE_URL names one (a fresh database), else on PGlite.
+  if (process.env.TEST_DATABASE_URL) database = await startTestDatabase('rp_ops');
+  const ports = { postgres: 0, blob: 0, queue: 0, table: 0, cosmos: 0, keyVault: 0, appInsights: 0 };
+  stack = await startStack({ stateDir: dir, persistent: false, ports, postgres: database ? { connectionString: database.url } : 'pglite', localSettingsFile: false, log: () => undefined });
   await runMigrations(stack.env);
   const { outfile } = await buildApp({ outfile: join(out, 'dist', 'main.js') });
   const env = {
@@ -51,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await host?.stop();
   await stack?.stop();
+  await database?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
   await rm(out, { recursive: true, force: true });
 });
