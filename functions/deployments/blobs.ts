@@ -82,6 +82,7 @@ function toAsyncIterable(body: BodyStream): AsyncIterable<Uint8Array> {
 
 /** Whole writes up to this size are one streamed Put Blob (the SDK's own single-shot limit); larger ones staged blocks. */
 export const SINGLE_PUT_BYTES = 256 * 1024 * 1024;
+const COALESCE_BYTES = 1024 * 1024;
 
 /**
  * `body` as a Node stream that counts what passes; when it is not exactly `length` bytes it ends
@@ -90,12 +91,23 @@ export const SINGLE_PUT_BYTES = 256 * 1024 * 1024;
 function counted(body: BodyStream, length: number, counter: { received: number }, abort: AbortController): Readable {
   return Readable.from(
     (async function* () {
+      // Socket-sized pieces are gathered into writes of up to COALESCE_BYTES: fewer, larger writes
+      // to the outgoing request, memory still bounded.
+      let pending: Uint8Array[] = [];
+      let size = 0;
       for await (const piece of toAsyncIterable(body)) {
         counter.received += piece.byteLength;
         if (counter.received > length) break;
-        yield piece;
+        pending.push(piece);
+        size += piece.byteLength;
+        if (size >= COALESCE_BYTES) {
+          yield Buffer.concat(pending, size);
+          pending = [];
+          size = 0;
+        }
       }
       if (counter.received !== length) abort.abort();
+      else if (size > 0) yield Buffer.concat(pending, size);
     })(),
     { objectMode: false },
   );
