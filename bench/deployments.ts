@@ -90,15 +90,16 @@ export async function benchDeployments(opts: { logMiB?: number; deployments?: nu
           controller.enqueue(bytes.subarray(off, (off += CHUNK)));
         },
       });
-      const nativeRequest = new Request(url, {
+      const init = {
         method: 'PUT',
         body,
-        duplex: 'half',
+        duplex: 'half' as const,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
-      } as RequestInit);
+      };
+      const nativeRequest = new Request(url, init);
       const request = new HttpRequest({ nativeRequest, params: { tenantId: TENANT, environmentId: envId, deploymentId: dep.body.id, step: name } } as never);
       const res = await route.handler(request, new InvocationContext({ functionName: route.name, invocationId: randomUUID() }));
-      if (res.status !== 200) throw new Error(`upload: ${res.status} ${String(res.body)}`);
+      if (res.status !== 200) throw new Error(`upload: ${res.status} ${typeof res.body === 'string' ? res.body : ''}`);
     };
     try {
       results.push(
