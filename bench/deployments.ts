@@ -11,7 +11,9 @@
  * `npm run bench -- deployments`, or `npx tsx bench/deployments.ts` (PGlite by default;
  * BENCH_DATABASE_URL or TEST_DATABASE_URL for a PostgreSQL server).
  */
+import azureFunctions from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -20,6 +22,8 @@ import { startTestApp } from '../test/app.js';
 import { walk } from './inventory.js';
 import { compare, report, type BenchResult } from './stats.js';
 
+// @azure/functions is CommonJS whose classes Node's ESM loader cannot see as named exports.
+const { HttpRequest, InvocationContext } = azureFunctions;
 const TENANT = 'bench-dep';
 const BASE = new Date('2025-06-01T00:00:00.000Z');
 const MIB = 1024 * 1024;
@@ -68,16 +72,42 @@ export async function benchDeployments(opts: { logMiB?: number; deployments?: nu
     let peak = rssBefore;
     const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     let n = 0;
+    // The request as the Functions worker hands it over with HTTP streaming on: a native Request
+    // whose body arrives in socket-sized chunks (views of the same bytes, nothing copied), given
+    // to the registered handler directly: the test harness's own request copy is not timed.
+    const route = t.app.routes.routes.find((r) => r.name === 'deploymentStepLogWrite')!;
+    // Each run is a new step's log, as a deployment's steps each upload theirs (replacing one would
+    // also time deleting the blob it replaces).
+    let step = 0;
+    const CHUNK = 64 * 1024;
+    const upload = async () => {
+      const name = `step-${step++}`;
+      const url = `http://127.0.0.1:7071/api/${base}/${dep.body.id}/steps/${name}/log`;
+      let off = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (off >= bytes.length) return controller.close();
+          controller.enqueue(bytes.subarray(off, (off += CHUNK)));
+        },
+      });
+      const init = {
+        method: 'PUT',
+        body,
+        duplex: 'half' as const,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+      };
+      const nativeRequest = new Request(url, init);
+      const request = new HttpRequest({ nativeRequest, params: { tenantId: TENANT, environmentId: envId, deploymentId: dep.body.id, step: name } } as never);
+      const res = await route.handler(request, new InvocationContext({ functionName: route.name, invocationId: randomUUID() }));
+      if (res.status !== 200) throw new Error(`upload: ${res.status} ${typeof res.body === 'string' ? res.body : ''}`);
+    };
     try {
       results.push(
         await compare(
           `deployments: ${logMiB} MiB log through the handler vs raw BlockBlobClient (time ratio; target 1/0.8)`,
           1.25,
           () => container.getBlockBlobClient(`raw/${n++}`).uploadData(bytes),
-          async () => {
-            const r = await t.call('PUT', `${base}/${dep.body.id}/steps/apply/log`, { token, rawBody: bytes, headers: { 'content-type': 'application/octet-stream' } });
-            if (r.status !== 200) throw new Error(`upload: ${r.status} ${JSON.stringify(r.body)}`);
-          },
+          upload,
           { iterations, warmup },
         ),
       );
@@ -88,7 +118,7 @@ export async function benchDeployments(opts: { logMiB?: number; deployments?: nu
     const mibs = (ms: number) => (logMiB / (ms / 1000)).toFixed(1);
     up.notes =
       `throughput ${mibs(up.medianMs)} MiB/s vs raw ${mibs(up.baselineMedianMs)} MiB/s = ${(up.baselineMedianMs / up.medianMs).toFixed(2)}x (target >= 0.8x); ` +
-      `peak RSS ${(peak / MIB).toFixed(0)} MiB (${((peak - rssBefore) / MIB).toFixed(0)} MiB above the start, the ${logMiB} MiB request body the test host holds included; ` +
+      `peak RSS ${(peak / MIB).toFixed(0)} MiB (${((peak - rssBefore) / MIB).toFixed(0)} MiB above the start of the upload runs; ` +
       `process maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB)`;
 
     // 2. The history pages.

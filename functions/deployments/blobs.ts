@@ -3,9 +3,12 @@
  * Azurite locally), under `<tenantId>/<deploymentId>/…` in the `ARTIFACTS_CONTAINER` container,
  * each blob tagged (blob index tags) with its tenant and deployment.
  *
- * Writes are block lists: the body is read as a stream and staged in blocks of {@link BLOCK_BYTES}
- * (a few in flight at once, so memory stays bounded whatever the size), and committed only once
- * every byte the client declared has been staged. A failed or short upload commits nothing.
+ * A whole write up to {@link SINGLE_PUT_BYTES} is one Put Blob with the request body piped straight
+ * through (what a raw `BlockBlobClient` upload of a buffer does, without holding the buffer);
+ * larger ones, and appends, are block lists: the body is read as a stream and staged in blocks of
+ * {@link BLOCK_BYTES} (a few in flight at once, so memory stays bounded whatever the size), and
+ * committed only once every byte the client declared has been staged. A failed or short upload
+ * commits nothing.
  * Appending to a log stages the new blocks and commits the blob's committed list plus them,
  * conditional on the blob's ETag (retried when another append came first), so a reader never sees
  * half an append. Every upload of a whole artifact goes to a new blob name; the caller points its
@@ -75,6 +78,39 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
 
 function toAsyncIterable(body: BodyStream): AsyncIterable<Uint8Array> {
   return Symbol.asyncIterator in body ? (body as AsyncIterable<Uint8Array>) : Readable.fromWeb(body as WebReadableStream<Uint8Array>);
+}
+
+/** Whole writes up to this size are one streamed Put Blob (the SDK's own single-shot limit); larger ones staged blocks. */
+export const SINGLE_PUT_BYTES = 256 * 1024 * 1024;
+const COALESCE_BYTES = 1024 * 1024;
+
+/**
+ * `body` as a Node stream that counts what passes; when it is not exactly `length` bytes it ends
+ * early and aborts `abort` (the request to Blob storage), so nothing is written.
+ */
+function counted(body: BodyStream, length: number, counter: { received: number }, abort: AbortController): Readable {
+  return Readable.from(
+    (async function* () {
+      // Socket-sized pieces are gathered into writes of up to COALESCE_BYTES: fewer, larger writes
+      // to the outgoing request, memory still bounded.
+      let pending: Uint8Array[] = [];
+      let size = 0;
+      for await (const piece of toAsyncIterable(body)) {
+        counter.received += piece.byteLength;
+        if (counter.received > length) break;
+        pending.push(piece);
+        size += piece.byteLength;
+        if (size >= COALESCE_BYTES) {
+          yield Buffer.concat(pending, size);
+          pending = [];
+          size = 0;
+        }
+      }
+      if (counter.received !== length) abort.abort();
+      else if (size > 0) yield Buffer.concat(pending, size);
+    })(),
+    { objectMode: false },
+  );
 }
 
 /** Block ids of one write: equal length (Azure requires it within a blob), unique. */
@@ -147,8 +183,22 @@ export function blobArtifacts(client: () => Promise<BlobServiceClient>, containe
   return {
     async write(name, body, length, contentType, tags) {
       const blob = await block(name);
-      const ids = await guard(() => stage(blob, body, length));
-      await guard(() => blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentType: contentType }, tags }));
+      const options = { blobHTTPHeaders: { blobContentType: contentType }, tags };
+      if (length > SINGLE_PUT_BYTES) {
+        const ids = await guard(() => stage(blob, body, length));
+        await guard(() => blob.commitBlockList(ids, options));
+        return { bytes: length };
+      }
+      // Up to SINGLE_PUT_BYTES: one Put Blob, the request body piped straight through (atomic: the
+      // blob exists whole or not at all; a short body fails the request).
+      const counter = { received: 0 };
+      const abort = new AbortController();
+      try {
+        await blob.upload(() => counted(body, length, counter, abort), length, { ...options, abortSignal: abort.signal });
+      } catch (e) {
+        if (counter.received !== length) throw new ShortBodyError(length, counter.received);
+        throw unavailable(e);
+      }
       return { bytes: length };
     },
 
@@ -157,11 +207,18 @@ export function blobArtifacts(client: () => Promise<BlobServiceClient>, containe
       const ids = await guard(() => stage(blob, body, length));
       for (let attempt = 0; ; attempt++) {
         const list = await guard(() => blob.getBlockList('committed'));
-        const committed = (list.committedBlocks ?? []).map((b) => b.name);
+        let committed = (list.committedBlocks ?? []).map((b) => b.name);
+        let before = (list.committedBlocks ?? []).reduce((n, b) => n + b.size, 0);
+        if (committed.length === 0) {
+          // Written whole by one Put Blob, which leaves no block list: its bytes become blocks first
+          // (streamed, once), so the commit below keeps them.
+          const current = await guard(() => blob.download(0));
+          before = current.contentLength ?? 0;
+          if (before > 0) committed = await guard(() => stage(blob, current.readableStreamBody as unknown as AsyncIterable<Uint8Array>, before));
+        }
         try {
           await blob.commitBlockList([...committed, ...ids], { conditions: { ifMatch: list.etag ?? '*' } });
-          const size = (list.committedBlocks ?? []).reduce((n, b) => n + b.size, 0) + length;
-          return { bytes: size };
+          return { bytes: before + length };
         } catch (e) {
           // Another append committed first: commit again on top of it (our blocks stay staged).
           if ((e as { statusCode?: number }).statusCode === 412 && attempt < 5) continue;
