@@ -45,7 +45,7 @@ describe('health results in Application Insights', () => {
       PROBE_TOKEN: TOKEN,
       PROBE_KEY: KEY,
     };
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'functions/health/fixtures/availability-probe.ts'], { env, timeout: 120_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/fixtures/health-availability-probe.ts'], { env, timeout: 120_000 });
     const [flushed, environmentId, serviceId] = stdout.trim().split(' ');
     expect(flushed).toBe('flushed');
     const got = capture.envelopes();

@@ -14,6 +14,8 @@ import * as schemas from './schemas.js';
 import { batchHash, checkKnownServices, checkWindow, ingestBatch, toResultDto, toServiceHealthDto, toTransitionDto, type KnownPartitions } from './service.js';
 import { HEALTH_SQL } from './sql.js';
 import * as store from './store.js';
+import type { HealthDb } from './store.js';
+import type { Compilable, Kysely } from 'kysely';
 
 /** What the health handlers use. */
 export interface HealthHandlerDeps {
@@ -144,40 +146,53 @@ export function healthHandlers({ now, telemetry, limiter, partitions, environmen
     },
   });
 
-  const history = route({
+  /**
+   * A newest-first, time-ranged list of one service's rows (its results, or its transitions): the
+   * two differ only in what they select and how a row is shown.
+   */
+  const timeList = <Row extends { batch_id: string; ord: number }, Dto>(spec: {
+    summary: string;
+    description: string;
+    schema: z.ZodType;
+    select: (db: Kysely<HealthDb>, q: { tenantId: string; environmentId: string; serviceId: string; range: store.TimeRange; after: store.TimePosition | undefined; limit: number }) => Compilable<Row>;
+    at: (row: Row) => Date;
+    dto: (row: Row) => Dto;
+  }) =>
+    route({
+      summary: spec.summary,
+      tags: TAGS,
+      access: { tenantRole: 'reader' },
+      params: schemas.ServiceParams,
+      query: schemas.RangeQuery,
+      paged: true,
+      responses: { 200: { description: spec.description, schema: spec.schema } },
+      handler: async (ctx) => {
+        const { environmentId, serviceId } = ctx.params;
+        const range = timeRange(ctx.query);
+        const after = timeCursor(ctx.query.skipToken);
+        const tenantId = ctx.tenant.tenantId;
+        const rows = await ctx.read(HEALTH_SQL, (db) => spec.select(db, { tenantId, environmentId, serviceId, range, after, limit: ctx.pageSize + 1 }));
+        if (rows.length === 0 && !after) await requireService(tenantOf(ctx), environmentId, serviceId);
+        return { status: 200, body: ctx.page(rows, (r) => ({ t: spec.at(r).toISOString(), b: r.batch_id, o: r.ord }), spec.dto) };
+      },
+    });
+
+  const history = timeList({
     summary: "A service's health results by observed time, newest first (keyset-paginated)",
-    tags: TAGS,
-    access: { tenantRole: 'reader' },
-    params: schemas.ServiceParams,
-    query: schemas.RangeQuery,
-    paged: true,
-    responses: { 200: { description: 'A page of results, newest first', schema: schemas.HealthResultList } },
-    handler: async (ctx) => {
-      const { environmentId, serviceId } = ctx.params;
-      const range = timeRange(ctx.query);
-      const after = timeCursor(ctx.query.skipToken);
-      const rows = await ctx.read(HEALTH_SQL, (db) => store.selectHistory(db, ctx.tenant.tenantId, environmentId, serviceId, range, after, ctx.pageSize + 1));
-      if (rows.length === 0 && !after) await requireService(tenantOf(ctx), environmentId, serviceId);
-      return { status: 200, body: ctx.page(rows, (r) => ({ t: r.observed_at.toISOString(), b: r.batch_id, o: r.ord }), toResultDto) };
-    },
+    description: 'A page of results, newest first',
+    schema: schemas.HealthResultList,
+    select: (db, q) => store.selectHistory(db, q.tenantId, q.environmentId, q.serviceId, q.range, q.after, q.limit),
+    at: (r) => r.observed_at,
+    dto: toResultDto,
   });
 
-  const transitions = route({
+  const transitions = timeList({
     summary: "A service's status changes (from, to, when), newest first (keyset-paginated)",
-    tags: TAGS,
-    access: { tenantRole: 'reader' },
-    params: schemas.ServiceParams,
-    query: schemas.RangeQuery,
-    paged: true,
-    responses: { 200: { description: 'A page of transitions, newest first', schema: schemas.HealthTransitionList } },
-    handler: async (ctx) => {
-      const { environmentId, serviceId } = ctx.params;
-      const range = timeRange(ctx.query);
-      const after = timeCursor(ctx.query.skipToken);
-      const rows = await ctx.read(HEALTH_SQL, (db) => store.selectTransitions(db, ctx.tenant.tenantId, environmentId, serviceId, range, after, ctx.pageSize + 1));
-      if (rows.length === 0 && !after) await requireService(tenantOf(ctx), environmentId, serviceId);
-      return { status: 200, body: ctx.page(rows, (r) => ({ t: r.at.toISOString(), b: r.batch_id, o: r.ord }), toTransitionDto) };
-    },
+    description: 'A page of transitions, newest first',
+    schema: schemas.HealthTransitionList,
+    select: (db, q) => store.selectTransitions(db, q.tenantId, q.environmentId, q.serviceId, q.range, q.after, q.limit),
+    at: (r) => r.at,
+    dto: toTransitionDto,
   });
 
   return { append, latestList, latest, history, transitions };

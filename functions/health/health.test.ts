@@ -273,6 +273,17 @@ describe('appending health results', () => {
     expectApiError(await post('q-3', many(101, 200), { token: quinn, path }), 409, 'QuotaExceeded');
   });
 
+  it('serialises concurrent batches of one environment: a new service gets one first transition', async () => {
+    const svc = await register('tenant-a', envA, alice, `conc-${Date.now() % 100000}`);
+    const batches = Array.from({ length: 6 }, (_, i) => post(`conc-${svc}-${i}`, [{ serviceId: svc, status: 'healthy', observedAt: iso(ago(1000 - i)) }]));
+    for (const r of await Promise.all(batches)) expect(r.status).toBe(200);
+    const tr = await t.call('GET', `${A()}/services/${svc}/health-transitions`, { token: rita });
+    expect(tr.body.value.map((x: { from: string | null; to: string }) => [x.from, x.to])).toEqual([[null, 'healthy']]);
+    // Whichever batch ran first made the first transition; the newest result is the latest.
+    const latest = await t.call('GET', `${A()}/services/${svc}/health`, { token: rita });
+    expect(latest.body).toMatchObject({ status: 'healthy', observedAt: iso(ago(995)), changedAt: tr.body.value[0].at });
+  });
+
   it('needs the operator role to append, and refuses a retired environment', async () => {
     expectApiError(await post('role-1', [{ serviceId: svcA[0]!, status: 'healthy', observedAt: iso(ago(10)) }], { token: rita }), 403, 'Forbidden');
     const env = await createEnv('tenant-a', alice, 'retiring');
