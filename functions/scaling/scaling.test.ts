@@ -240,17 +240,21 @@ describe('scaling events', () => {
     expectApiError(await t.call('POST', E, { token: a.token, body: { at: new Date(clock.getTime() - 400 * DAY).toISOString(), fromReplicas: 1, toReplicas: 2, trigger: null, source: 'x' } }), 400);
   });
 
-  it('takes the deployment from the deployments service once it is plugged in, else from the caller', async () => {
-    const scaling = t.instance<ScalingInstance>('scaling');
-    const finished = new Date(clock.getTime() - 10_000);
-    // A stand-in for the deployments service's currentDeployment (it is not part of this app yet).
-    scaling.api.setDeploymentSource({ currentDeployment: async (tenant, _env, svc) => (tenant.tenantId === 'scale-a' && svc === a.serviceId ? { deploymentId: 'dep_00000000000000aa', finishedAt: finished } : undefined) });
+  it('takes the deployment running at the time from the deployments service, else the caller\'s', async () => {
+    // A real deployment of the service, succeeded at `finished` (the deployments service plugs itself in).
+    const D = `tenants/scale-a/environments/${a.environmentId}/deployments`;
+    const d = await t.call('POST', D, { token: a.token, body: { serviceId: a.serviceId, image: `contoso.azurecr.io/api@sha256:${'d'.repeat(64)}` } });
+    expect(d.status).toBe(201);
+    for (const to of ['in_progress', 'succeeded']) expect((await t.call('POST', `${D}/${d.body.id}/transitions`, { token: a.token, body: { to } })).status).toBeLessThan(300);
+    const finished = clock;
+    clock = new Date(clock.getTime() + 10_000);
     const E = `${A}/scaling-events`;
     const body = (at: Date) => ({ at: at.toISOString(), fromReplicas: 1, toReplicas: 2, trigger: 'cpu', source: 'hpa', deploymentId: 'dep_00000000000000bb' });
-    expect((await t.call('POST', E, { token: a.token, body: body(clock) })).body.deploymentId).toBe('dep_00000000000000aa');
+    expect((await t.call('POST', E, { token: a.token, body: body(clock) })).body.deploymentId).toBe(d.body.id);
     // The deployment finished after the event: it was not running then; the caller's word stands.
     expect((await t.call('POST', E, { token: a.token, body: body(new Date(finished.getTime() - 1)) })).body.deploymentId).toBe('dep_00000000000000bb');
-    expect(() => scaling.api.setDeploymentSource({ currentDeployment: async () => undefined })).toThrow(/already/);
+    // One source, plugged in when the app was composed.
+    expect(() => t.instance<ScalingInstance>('scaling').api.setDeploymentSource({ currentDeployment: async () => undefined })).toThrow(/already/);
   });
 
   it('answers lastChangeBefore with the newest policy version or event', async () => {
