@@ -10,3 +10,6 @@ export function newId<P extends string>(prefix: P): `${P}_${string}` {
 export function idPattern(prefix: string): RegExp {
   return new RegExp(`^${prefix}_[0-9a-f]{16}$`);
 }
+
+/** A tenant id: lowercase letters, digits and dashes (the vocabulary's `TenantId`). Kept here, free of zod, for the modules that only test it. */
+export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;

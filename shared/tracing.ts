@@ -24,7 +24,7 @@
  */
 import { context, createContextKey, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import type { InvocationContext } from '@azure/functions';
-import { TENANT_ID_PATTERN } from './http/vocabulary.js';
+import { TENANT_ID_PATTERN } from './ids.js';
 import { errorCode, scrubText } from './telemetry-scrub.js';
 
 const tracer = () => trace.getTracer('runtime-platform');

@@ -7,13 +7,13 @@
  * the published document (no `\p{…}` classes, which need the `u` flag).
  */
 import { z } from './openapi.js';
-import { idPattern } from '../ids.js';
+import { idPattern, TENANT_ID_PATTERN } from '../ids.js';
 
 export { Labels, LabelsPatch, LabelSelectorParam } from '../labels.js';
 export { createdRangeQuery } from './keyset.js';
 
 /** Tenant ids: 2-63 of a-z, 0-9 and `-`, starting alphanumeric. */
-export const TENANT_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+export { TENANT_ID_PATTERN };
 export const TenantId = z.string().regex(TENANT_ID_PATTERN).openapi({ description: 'Lowercase letters, digits and dashes', example: 'contoso' });
 
 /** A server-generated resource id with its prefix (`env_…`, `svc_…`), see `shared/ids.ts`. */
