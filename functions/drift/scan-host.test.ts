@@ -16,6 +16,7 @@ import { buildApp } from '../../scripts/build.js';
 import { runMigrations } from '../../scripts/migrate.js';
 import { mintDevToken, readDevIssuer } from '../../shared/auth/dev-issuer.js';
 import { DRIFT_SNAPSHOT_TTL_SECONDS, storageMap } from '../../shared/storage-map.js';
+import { services } from '../../composition/services.js';
 
 let stack: Stack;
 let host: StartedHost;
@@ -77,7 +78,7 @@ async function seed(tenant: string): Promise<string> {
     region: 'westeurope',
     storageTopology: {
       resources: [
-        { kind: 'postgresql', name: 'pooled', schemas: ['catalog', 'drift', 'environments', 'tenants'] },
+        { kind: 'postgresql', name: 'pooled', schemas: services.filter((s) => s.sql).map((s) => s.name).sort() },
         { kind: 'blobContainer', name: 'deployment-artifacts' },
         { kind: 'cosmosContainer', name: storageMap.driftSnapshots.container, partitionKey: '/tenantId', defaultTtlSeconds: DRIFT_SNAPSHOT_TTL_SECONDS },
       ],
