@@ -4,6 +4,7 @@
  * it. Functions register with their metadata (composition/services.ts); the kernel and each
  * service are built on the first invocation (composition/app.ts), handlers on their first use.
  */
+import { app } from '@azure/functions';
 import { loadSettings } from './shared/settings.js';
 import { Registrar } from './shared/registrar.js';
 import { startTelemetry } from './shared/telemetry.js';
@@ -17,4 +18,7 @@ const registrar = new Registrar(async (r) => {
   const [{ createKernel }, { composeApp }] = await Promise.all([import('./shared/kernel.js'), import('./composition/app.js'), telemetry.ready]);
   return composeApp(createKernel(settings, { telemetry }), r, services);
 });
+// Request and response bodies stream between the host and the worker instead of being buffered
+// whole (a deployment's step log can be large); the pipeline reads JSON bodies with its size bound.
+app.setup({ enableHttpStream: true });
 registerAll(registrar);

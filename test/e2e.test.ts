@@ -93,6 +93,22 @@ describe('the local stack over HTTP', () => {
     expect(r.headers.get('x-ms-error-code')).toBeNull();
   });
 
+  it('streams a deployment step log of several MiB through the host and back (HTTP streaming on)', async () => {
+    const erin = await token('erin');
+    const env = await call('POST', 'tenants/e2e/environments', { token: erin, body: { name: 'stream', kind: 'dev', region: 'westeurope' } });
+    const svc = await call('POST', `tenants/e2e/environments/${env.body.id}/services`, { token: erin, body: { name: 'stream', owner: 'team' } });
+    const deployments = `tenants/e2e/environments/${env.body.id}/deployments`;
+    const d = await call('POST', deployments, { token: erin, body: { serviceId: svc.body.id, image: `contoso.azurecr.io/api@sha256:${'e'.repeat(64)}` } });
+    expect(d.status).toBe(201);
+    const log = Buffer.alloc(8 * 1024 * 1024, 'a line of the step log\n');
+    const auth = { authorization: `Bearer ${erin}` };
+    const up = await fetch(`${host.url}/api/${deployments}/${d.body.id}/steps/apply/log`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/plain' }, body: log });
+    expect(up.status, await up.clone().text()).toBeLessThan(300);
+    const down = await fetch(`${host.url}/api/${deployments}/${d.body.id}/artifacts/apply.log`, { headers: auth });
+    expect(down.status).toBe(200);
+    expect(Buffer.from(await down.arrayBuffer()).equals(log)).toBe(true);
+  });
+
   it('publishes outbox events as CloudEvents to the Storage queue when the timer runs', async () => {
     const queue = new QueueClient(stack.env.STORAGE_CONNECTION_STRING!, stack.env.EVENTS_QUEUE ?? 'runtime-events');
     await queue.createIfNotExists();
