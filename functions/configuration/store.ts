@@ -140,10 +140,12 @@ export interface PublishOutcome {
  * are checked against it, and only when they hold are the head moved, the version and its
  * references inserted and the event put in the outbox. Two first writers of a configuration both
  * find no head; the second then fails on the versions' primary key (23505), changing nothing.
+ * `settingsJson` is `row.settings` as JSON (serialized once, by the caller, for its hash too).
  */
 export function publish(
   db: Db,
   row: Omit<VersionRow, 'version'>,
+  settingsJson: string,
   refs: { secretRefs: readonly string[]; serviceRefs: readonly string[] },
   settingsHash: string,
   pre: Precondition,
@@ -175,7 +177,7 @@ export function publish(
         set latest_version = excluded.latest_version, latest_etag = excluded.latest_etag, settings_hash = excluded.settings_hash, updated_at = excluded.updated_at
     ), v as (
       insert into configuration_versions (tenant_id, environment_id, service_id, version, etag, settings, setting_count, secret_refs, comment, published_at, published_by)
-      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${JSON.stringify(row.settings)}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
+      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${settingsJson}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
              ${row.comment}, ${row.published_at}::timestamptz, ${row.published_by} from ok
       returning version
     ), sr as (
