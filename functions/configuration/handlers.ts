@@ -57,11 +57,13 @@ export function configurationHandlers({ now, sql, catalog, secrets }: Configurat
     prepare: async (ctx): Promise<CheckedSettings> => {
       const { environmentId, serviceId } = ctx.params;
       const tenant = tenantOf(ctx);
-      // The catalog's read is on its way while the settings are checked (a refusal of the settings
-      // still answers first; the read's outcome is then dropped).
+      // The catalog's read is on its way while the settings are checked: one turn of the event loop
+      // lets the driver send it before the scan takes the thread (a refusal of the settings still
+      // answers first; the read's outcome is then dropped).
       const asked = catalog.getService(tenant, serviceId);
       let checked: CheckedSettings;
       try {
+        await new Promise<void>((resolve) => setImmediate(resolve));
         checked = checkSettings(ctx.body.settings, serviceId);
       } catch (e) {
         asked.catch(() => undefined);

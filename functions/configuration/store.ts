@@ -155,6 +155,22 @@ export function publish(
   const e = row.environment_id;
   const s = row.service_id;
   const tags = pre.kind === 'tags' ? JSON.stringify(pre.tags) : '[]';
+  // The references' inserts only when there are any (most versions reference nothing: no empty
+  // inserts to plan and run).
+  const secretRefs =
+    refs.secretRefs.length === 0
+      ? sql``
+      : sql`, sr as (
+      insert into configuration_secret_refs (tenant_id, binding_name, environment_id, service_id, version)
+      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.secretRefs)}::jsonb) as name
+    )`;
+  const serviceRefs =
+    refs.serviceRefs.length === 0
+      ? sql``
+      : sql`, vr as (
+      insert into configuration_service_refs (tenant_id, target_service_id, environment_id, service_id, version)
+      select ${t}, id, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.serviceRefs)}::jsonb) as id
+    )`;
   const q = sql<PublishOutcome>`
     with cur as (
       select latest_version, latest_etag::text as latest_etag, settings_hash from configurations
@@ -180,13 +196,7 @@ export function publish(
       select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${settingsJson}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
              ${row.comment}, ${row.published_at}::timestamptz, ${row.published_by} from ok
       returning version
-    ), sr as (
-      insert into configuration_secret_refs (tenant_id, binding_name, environment_id, service_id, version)
-      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.secretRefs)}::jsonb) as name
-    ), vr as (
-      insert into configuration_service_refs (tenant_id, target_service_id, environment_id, service_id, version)
-      select ${t}, id, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.serviceRefs)}::jsonb) as id
-    ), ev as (
+    )${secretRefs}${serviceRefs}, ev as (
       ${emitFrom(
         t,
         event,
