@@ -157,20 +157,15 @@ export function publish(
   const tags = pre.kind === 'tags' ? JSON.stringify(pre.tags) : '[]';
   // The references' inserts only when there are any (most versions reference nothing: no empty
   // inserts to plan and run).
-  const secretRefs =
-    refs.secretRefs.length === 0
+  const insertRefs = (cte: 'sr' | 'vr', table: 'configuration_secret_refs' | 'configuration_service_refs', column: 'binding_name' | 'target_service_id', names: readonly string[]) =>
+    names.length === 0
       ? sql``
-      : sql`, sr as (
-      insert into configuration_secret_refs (tenant_id, binding_name, environment_id, service_id, version)
-      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.secretRefs)}::jsonb) as name
+      : sql`, ${sql.raw(cte)} as (
+      insert into ${sql.table(table)} (tenant_id, ${sql.ref(column)}, environment_id, service_id, version)
+      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(names)}::jsonb) as name
     )`;
-  const serviceRefs =
-    refs.serviceRefs.length === 0
-      ? sql``
-      : sql`, vr as (
-      insert into configuration_service_refs (tenant_id, target_service_id, environment_id, service_id, version)
-      select ${t}, id, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.serviceRefs)}::jsonb) as id
-    )`;
+  const secretRefs = insertRefs('sr', 'configuration_secret_refs', 'binding_name', refs.secretRefs);
+  const serviceRefs = insertRefs('vr', 'configuration_service_refs', 'target_service_id', refs.serviceRefs);
   const q = sql<PublishOutcome>`
     with cur as (
       select latest_version, latest_etag::text as latest_etag, settings_hash from configurations
