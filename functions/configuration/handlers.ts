@@ -56,9 +56,20 @@ export function configurationHandlers({ now, sql, catalog, secrets }: Configurat
     // the catalog (the service must be live) and the secrets service (the bindings must exist).
     prepare: async (ctx): Promise<CheckedSettings> => {
       const { environmentId, serviceId } = ctx.params;
-      const checked = checkSettings(ctx.body.settings, serviceId);
       const tenant = tenantOf(ctx);
-      const service = await catalog.getService(tenant, serviceId);
+      // The catalog's read is on its way while the settings are checked: one turn of the event loop
+      // lets the driver send it before the scan takes the thread (a refusal of the settings still
+      // answers first; the read's outcome is then dropped).
+      const asked = catalog.getService(tenant, serviceId);
+      let checked: CheckedSettings;
+      try {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        checked = checkSettings(ctx.body.settings, serviceId);
+      } catch (e) {
+        asked.catch(() => undefined);
+        throw e;
+      }
+      const service = await asked;
       if (!service || service.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
       if (service.status === 'retired') throw serviceRetired(serviceId);
       const refs = checked.scan.secretRefs;

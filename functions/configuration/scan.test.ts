@@ -1,4 +1,5 @@
 /** The secret detection rules and the references a scan collects (unit tests, no database). */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { diffSettings } from './diff.js';
 import { canonicalJson, entropy, isHighEntropy, lastWord, scanSettings, settingsHash } from './scan.js';
@@ -94,6 +95,43 @@ describe('references and shape', () => {
     expect(settingsHash({ a: 1 })).not.toBe(settingsHash({ a: '1' }));
     expect(settingsHash(JSON.parse('{"__proto__": {"a": 1}}'))).not.toBe(settingsHash({}));
     expect(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":1}');
+  });
+
+  it('writes the same canonical text (so the same hashes) as the first, replacer-based version', () => {
+    // Hashes are stored with each configuration's head: a rewrite must not change them.
+    const byReplacer = (v: unknown) =>
+      JSON.stringify(v, (_key, x: unknown) => {
+        if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
+        const sorted = Object.create(null) as Record<string, unknown>;
+        for (const k of Object.keys(x).sort()) sorted[k] = (x as Record<string, unknown>)[k];
+        return sorted;
+      });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const parsed: unknown = JSON.parse(JSON.stringify(v));
+        expect(canonicalJson(parsed)).toBe(byReplacer(parsed));
+      }),
+      { numRuns: 500 },
+    );
+    expect(canonicalJson(JSON.parse('{"b":1,"10":2,"9":3,"__proto__":{"a":1}}'))).toBe(byReplacer(JSON.parse('{"b":1,"10":2,"9":3,"__proto__":{"a":1}}')));
+  });
+
+  it('finds the last word of any name as splitting the whole name into words does', () => {
+    const bySplitting = (name: string) =>
+      (
+        name
+          .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+          .split(/[\s_.:$-]+/)
+          .filter(Boolean)
+          .at(-1) ?? ''
+      ).toLowerCase();
+    const part = fc.constantFrom('db', 'Password', 'API', 'KEY', '_', '-', '.', ':', '$', ' ', '9', 'x', 'Z', 'secret', 'Token', '');
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.array(part, { maxLength: 8 }).map((xs) => xs.join(''))), (name) => {
+        expect(lastWord(name)).toBe(bySplitting(name));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -61,6 +61,8 @@ export interface ScanResult {
 }
 
 const SERVICE_ID = idPattern('svc');
+/** `svc_` and 16 hex characters. */
+const SERVICE_ID_LENGTH = 20;
 
 const ANYWHERE: readonly [RegExp, string][] = [
   [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/, 'a private key'],
@@ -74,13 +76,26 @@ const ANYWHERE: readonly [RegExp, string][] = [
 const PASSWORD_WORDS = new Set(['password', 'passwd', 'pwd', 'passphrase', 'pass']);
 const SECRET_WORDS = new Set(['secret', 'token', 'key', 'apikey', 'credential', 'credentials', 'signature', 'sas', 'auth']);
 
-/** The last word of a setting name, lower case (`dbPassword` → `password`, `API_KEY` → `key`). */
+/** Characters that separate the words of a setting name (and whitespace). */
+const SEPARATOR = /[\s_.:$-]/;
+const isUpper = (c: number) => c >= 0x41 && c <= 0x5a;
+const isLowerOrDigit = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
+
+/**
+ * The last word of a setting name, lower case (`dbPassword` → `password`, `API_KEY` → `key`):
+ * words end at a separator and before an upper-case letter that follows a lower-case letter or a
+ * digit. Read backwards from the end, so only the last word is looked at.
+ */
 export function lastWord(name: string): string {
-  const words = name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .split(/[\s_.:$-]+/)
-    .filter(Boolean);
-  return (words.at(-1) ?? '').toLowerCase();
+  let end = name.length;
+  while (end > 0 && SEPARATOR.test(name[end - 1]!)) end--;
+  let start = end;
+  while (start > 0) {
+    if (SEPARATOR.test(name[start - 1]!)) break;
+    if (start < end && isUpper(name.charCodeAt(start)) && isLowerOrDigit(name.charCodeAt(start - 1))) break;
+    start--;
+  }
+  return name.slice(start, end).toLowerCase();
 }
 
 /** Shannon entropy of `s` in bits per character. */
@@ -139,26 +154,32 @@ export function scanSettings(settings: Record<string, unknown>, ownServiceId?: s
   const secrets: Finding[] = [];
   const malformed: Finding[] = [];
   let settingCount = 0;
-  // [value, JSON Pointer, the name it stands under (an array's elements: the array's name)]
-  const stack: [unknown, string, string | undefined][] = [[settings, '', undefined]];
+  // [value, its parent's JSON Pointer, its key or index there (the root: none), the name it stands
+  // under (an array's elements: the array's name)]. A leaf's own pointer is only written out for a
+  // finding.
+  const stack: [unknown, string, string | number | undefined, string | undefined][] = [[settings, '', undefined, undefined]];
+  const pointer = (parent: string, segment: string | number | undefined) => (segment === undefined ? '' : `${parent}/${segment}`);
   while (stack.length > 0) {
-    const [v, path, name] = stack.pop()!;
+    const [v, parent, segment, name] = stack.pop()!;
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}/${i}`, name]);
+      const path = pointer(parent, segment);
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path, i, name]);
       continue;
     }
     if (v !== null && typeof v === 'object') {
-      const entries = Object.entries(v as Record<string, unknown>);
-      if (Object.hasOwn(v, SECRET_REF) && path !== '') {
+      const path = pointer(parent, segment);
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      if (Object.hasOwn(o, SECRET_REF) && path !== '') {
         settingCount++;
-        const ref = (v as Record<string, unknown>)[SECRET_REF];
-        if (entries.length !== 1 || typeof ref !== 'string' || !DNS_NAME_PATTERN.test(ref)) {
+        const ref = o[SECRET_REF];
+        if (keys.length !== 1 || typeof ref !== 'string' || !DNS_NAME_PATTERN.test(ref)) {
           malformed.push({ path, reason: `a secret reference is {"${SECRET_REF}": "<binding name>"}, with a binding name of 1-63 of a-z, 0-9 and -` });
         } else secretRefs.add(ref);
         continue;
       }
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [key, x] = entries[i]!;
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const key = keys[i]!;
         if (!SETTING_NAME_PATTERN.test(key)) {
           malformed.push({ path: path || '/', reason: 'a setting name here is not 1-128 of A-Z, a-z, 0-9, _ . : $ - (starting with a letter, digit, _ or $)' });
           continue;
@@ -168,32 +189,45 @@ export function scanSettings(settings: Record<string, unknown>, ownServiceId?: s
           secrets.push({ path: path || '/', reason: `a setting name here looks like ${keyLooks}` });
           continue;
         }
-        stack.push([x, `${path}/${key}`, key]);
+        stack.push([o[key], path, key, key]);
       }
       continue;
     }
     settingCount++;
     if (typeof v === 'string' || typeof v === 'number') {
       const why = secretValue(name, v);
-      if (why) secrets.push({ path, reason: `looks like ${why}` });
-      else if (typeof v === 'string' && SERVICE_ID.test(v) && v !== ownServiceId) serviceRefs.add(v);
+      if (why) secrets.push({ path: pointer(parent, segment), reason: `looks like ${why}` });
+      else if (typeof v === 'string' && v.length === SERVICE_ID_LENGTH && SERVICE_ID.test(v) && v !== ownServiceId) serviceRefs.add(v);
     }
   }
   return { settingCount, secretRefs: [...secretRefs].sort(), serviceRefs: [...serviceRefs].sort(), secrets, malformed };
 }
 
-/** JSON with object keys sorted at every level: equal settings give equal text. */
+/**
+ * JSON with object keys sorted at every level: equal settings give equal text. (Keys that are
+ * array indices, `"0"`, `"12"`, come first in numeric order, as JavaScript enumerates them.)
+ */
 export function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_key, x: unknown) => {
-    if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
-    // No prototype: a setting named `__proto__` stays a property.
-    const sorted = Object.create(null) as Record<string, unknown>;
-    for (const k of Object.keys(x).sort()) sorted[k] = (x as Record<string, unknown>)[k];
-    return sorted;
-  });
+  return JSON.stringify(sortedKeys(v));
+}
+
+/** A copy of a JSON value with each object's keys inserted in sorted order (one walk, no replacer). */
+function sortedKeys(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(sortedKeys);
+  const o = v as Record<string, unknown>;
+  // No prototype: a setting named `__proto__` stays a property.
+  const sorted = Object.create(null) as Record<string, unknown>;
+  for (const k of Object.keys(o).sort()) sorted[k] = sortedKeys(o[k]);
+  return sorted;
+}
+
+/** A hash of canonical settings text ({@link canonicalJson}): a write of the same settings is a no-op. */
+export function hashOfCanonical(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 /** A hash of the settings' content (key order ignored): a write of the same settings is a no-op. */
 export function settingsHash(settings: Record<string, unknown>): string {
-  return createHash('sha256').update(canonicalJson(settings)).digest('base64url');
+  return hashOfCanonical(canonicalJson(settings));
 }

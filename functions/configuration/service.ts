@@ -6,7 +6,7 @@ import { invalid, preconditionFailed } from '../../shared/errors.js';
 import { checkAbsent, checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
 import { isUniqueViolation } from '../../shared/sql/database.js';
 import { ifMatchRequired, secretValueRefused } from './errors.js';
-import { MAX_SETTINGS, scanSettings, settingsHash, type ScanResult } from './scan.js';
+import { canonicalJson, hashOfCanonical, MAX_SETTINGS, scanSettings, type ScanResult } from './scan.js';
 import type { ConfigurationVersionDto, ConfigurationVersionSummaryDto, PutConfiguration } from './schemas.js';
 import * as store from './store.js';
 
@@ -33,9 +33,11 @@ export function toVersionDto(r: store.VersionRow): ConfigurationVersionDto {
 
 export const subject = (k: store.ConfigKey) => `tenants/${k.tenantId}/environments/${k.environmentId}/services/${k.serviceId}/configuration`;
 
-/** Settings that passed the checks, with what they reference and their content hash. */
+/** Settings that passed the checks, with what they reference, their canonical JSON and its hash. */
 export interface CheckedSettings {
   scan: ScanResult;
+  /** The settings as JSON with sorted keys: what is stored (a jsonb column keeps no key order anyway) and hashed. */
+  json: string;
   hash: string;
 }
 
@@ -48,7 +50,8 @@ export function checkSettings(settings: Record<string, unknown>, serviceId: stri
   }
   if (scan.secrets.length > 0) throw secretValueRefused(scan.secrets);
   if (scan.settingCount > MAX_SETTINGS) throw invalid(`A configuration holds at most ${MAX_SETTINGS} settings; this one has ${scan.settingCount}.`, '/settings');
-  return { scan, hash: settingsHash(settings) };
+  const json = canonicalJson(settings);
+  return { scan, json, hash: hashOfCanonical(json) };
 }
 
 /** What a publish did. */
@@ -97,7 +100,7 @@ export async function publishVersion(
   };
   let outcome: store.PublishOutcome | undefined;
   try {
-    [outcome] = await run.once((db) => store.publish(db, row, checked.scan, checked.hash, pre, { type: 'ConfigurationVersionPublished', subject: subject(k) }));
+    [outcome] = await run.once((db) => store.publish(db, row, checked.json, checked.scan, checked.hash, pre, { type: 'ConfigurationVersionPublished', subject: subject(k) }));
   } catch (e) {
     // Two first writers: the second finds the version number taken.
     if (isUniqueViolation(e)) throw concurrentlyChanged('configuration');

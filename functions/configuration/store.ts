@@ -140,10 +140,12 @@ export interface PublishOutcome {
  * are checked against it, and only when they hold are the head moved, the version and its
  * references inserted and the event put in the outbox. Two first writers of a configuration both
  * find no head; the second then fails on the versions' primary key (23505), changing nothing.
+ * `settingsJson` is `row.settings` as JSON (serialized once, by the caller, for its hash too).
  */
 export function publish(
   db: Db,
   row: Omit<VersionRow, 'version'>,
+  settingsJson: string,
   refs: { secretRefs: readonly string[]; serviceRefs: readonly string[] },
   settingsHash: string,
   pre: Precondition,
@@ -153,6 +155,17 @@ export function publish(
   const e = row.environment_id;
   const s = row.service_id;
   const tags = pre.kind === 'tags' ? JSON.stringify(pre.tags) : '[]';
+  // The references' inserts only when there are any (most versions reference nothing: no empty
+  // inserts to plan and run).
+  const insertRefs = (cte: 'sr' | 'vr', table: 'configuration_secret_refs' | 'configuration_service_refs', column: 'binding_name' | 'target_service_id', names: readonly string[]) =>
+    names.length === 0
+      ? sql``
+      : sql`, ${sql.raw(cte)} as (
+      insert into ${sql.table(table)} (tenant_id, ${sql.ref(column)}, environment_id, service_id, version)
+      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(names)}::jsonb) as name
+    )`;
+  const secretRefs = insertRefs('sr', 'configuration_secret_refs', 'binding_name', refs.secretRefs);
+  const serviceRefs = insertRefs('vr', 'configuration_service_refs', 'target_service_id', refs.serviceRefs);
   const q = sql<PublishOutcome>`
     with cur as (
       select latest_version, latest_etag::text as latest_etag, settings_hash from configurations
@@ -175,16 +188,10 @@ export function publish(
         set latest_version = excluded.latest_version, latest_etag = excluded.latest_etag, settings_hash = excluded.settings_hash, updated_at = excluded.updated_at
     ), v as (
       insert into configuration_versions (tenant_id, environment_id, service_id, version, etag, settings, setting_count, secret_refs, comment, published_at, published_by)
-      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${JSON.stringify(row.settings)}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
+      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${settingsJson}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
              ${row.comment}, ${row.published_at}::timestamptz, ${row.published_by} from ok
       returning version
-    ), sr as (
-      insert into configuration_secret_refs (tenant_id, binding_name, environment_id, service_id, version)
-      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.secretRefs)}::jsonb) as name
-    ), vr as (
-      insert into configuration_service_refs (tenant_id, target_service_id, environment_id, service_id, version)
-      select ${t}, id, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(refs.serviceRefs)}::jsonb) as id
-    ), ev as (
+    )${secretRefs}${serviceRefs}, ev as (
       ${emitFrom(
         t,
         event,

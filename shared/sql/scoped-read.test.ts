@@ -1,5 +1,7 @@
+import fc from 'fast-check';
+import { escapeLiteral } from 'pg';
 import { describe, expect, it } from 'vitest';
-import { inlineParameters, literal, scopePrelude, UninlinableParameterError } from './scoped-read.js';
+import { inlineParameters, literal, quote, scopePrelude, UninlinableParameterError } from './scoped-read.js';
 
 describe('inlineParameters', () => {
   it('replaces placeholders with escaped literals', () => {
@@ -20,6 +22,16 @@ describe('inlineParameters', () => {
     expect(literal(new Date('2026-01-02T03:04:05.000Z'))).toBe("'2026-01-02T03:04:05.000Z'");
     expect(literal({ a: "'" })).toBe(`'{"a":"''"}'`);
     expect(literal(null)).toBe('null');
+  });
+
+  it('quotes any string exactly as pg.escapeLiteral does', () => {
+    const tricky = fc.constantFrom("'", '\\', "''", '\\\'', 'a', 'é', '$1', '"');
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.array(fc.oneof(tricky, fc.string()), { maxLength: 12 }).map((xs) => xs.join(''))), (s) => {
+        expect(quote(s)).toBe(escapeLiteral(s));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses values it cannot inline safely, so callers fall back to a transaction', () => {

@@ -6,7 +6,6 @@
  * are inlined as escaped literals (the simple protocol has no parameters), only where a `$n`
  * placeholder stands outside quotes and comments.
  */
-import { escapeLiteral } from 'pg';
 import type { CompiledQuery } from 'kysely';
 import type { ServiceSql, SqlScope } from './database.js';
 import { scopeSettings } from './service-db.js';
@@ -21,6 +20,18 @@ export class UninlinableParameterError extends Error {
   override name = 'UninlinableParameterError';
 }
 
+/**
+ * A string literal, exactly as `pg`'s `escapeLiteral` writes it (quotes doubled; with a backslash,
+ * an `E'…'` literal with backslashes doubled), without its character-by-character copy: a large
+ * JSON document is one parameter.
+ */
+export function quote(s: string): string {
+  const hasBackslash = s.includes('\\');
+  let body = s.includes("'") ? s.replaceAll("'", "''") : s;
+  if (hasBackslash) body = body.replaceAll('\\', '\\\\');
+  return hasBackslash ? ` E'${body}'` : `'${body}'`;
+}
+
 /** The literal form of one parameter. */
 export function literal(value: unknown): string {
   if (value === null || value === undefined) return 'null';
@@ -28,7 +39,7 @@ export function literal(value: unknown): string {
     // The simple protocol sends the query as a C string: a NUL would cut it short, a protocol
     // violation that costs the connection. As a bound parameter PostgreSQL refuses it plainly.
     if (value.includes('\u0000')) throw new UninlinableParameterError('a string holding U+0000');
-    return escapeLiteral(value);
+    return quote(value);
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new UninlinableParameterError('non-finite number');
@@ -36,11 +47,11 @@ export function literal(value: unknown): string {
   }
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (value instanceof Date) return escapeLiteral(value.toISOString());
+  if (value instanceof Date) return quote(value.toISOString());
   if (Array.isArray(value) || Buffer.isBuffer(value) || value instanceof Uint8Array) {
     throw new UninlinableParameterError('arrays and binary values are not inlined');
   }
-  if (typeof value === 'object') return escapeLiteral(JSON.stringify(value));
+  if (typeof value === 'object') return quote(JSON.stringify(value));
   throw new UninlinableParameterError(typeof value);
 }
 
