@@ -166,12 +166,30 @@ describe('appending health results', () => {
     expect(latest.body).toMatchObject({ status: 'healthy', observedAt: iso(ago(1000)) });
     expect((await t.call('GET', `${A()}/services/${db}/health-results`, { token: rita })).body.value).toHaveLength(2);
     expect((await t.call('GET', `${A()}/services/${db}/health-transitions`, { token: rita })).body.value).toHaveLength(1);
+    // One status throughout a batch, one of its results older than the stored row: only the newer one moves it.
+    const late3 = await post('late-3', [
+      { serviceId: db, status: 'healthy', observedAt: iso(ago(120_000)) },
+      { serviceId: db, status: 'healthy', observedAt: iso(ago(500)) },
+    ]);
+    expect(late3.status).toBe(200);
+    expect((await t.call('GET', `${A()}/services/${db}/health`, { token: rita })).body).toMatchObject({ status: 'healthy', observedAt: iso(ago(500)), changedAt: iso(ago(1000)) });
+    // The same status again, all newer: the row moves, changedAt stays, no transition.
+    expect((await post('late-4', [{ serviceId: db, status: 'healthy', observedAt: iso(ago(400)) }])).status).toBe(200);
+    expect((await t.call('GET', `${A()}/services/${db}/health`, { token: rita })).body).toMatchObject({ status: 'healthy', observedAt: iso(ago(400)), changedAt: iso(ago(1000)) });
+    expect((await t.call('GET', `${A()}/services/${db}/health-transitions`, { token: rita })).body.value).toHaveLength(1);
+    // As late as the stored row but worse counts as newer (the worse status is the later one).
+    expect((await post('late-5', [{ serviceId: db, status: 'degraded', observedAt: iso(ago(400)) }])).status).toBe(200);
+    expect((await t.call('GET', `${A()}/services/${db}/health`, { token: rita })).body).toMatchObject({ status: 'degraded', observedAt: iso(ago(400)), changedAt: iso(ago(400)) });
+    expect((await t.call('GET', `${A()}/services/${db}/health-transitions`, { token: rita })).body.value.map((x: { from: string | null; to: string }) => [x.from, x.to])).toEqual([
+      ['healthy', 'degraded'],
+      [null, 'healthy'],
+    ]);
     // The store's guard holds on its own too: an upsert with an older observed_at changes nothing.
     await inScope(t.kernel.sql.forPlacement({ model: 'pooled' }), { tenantId: 'tenant-a', placement: { model: 'pooled' } }, HEALTH_SQL, async (trx) => {
       const { upsertLatest, latestOf, selectLatest } = await import('./store.js');
       const [row] = await selectLatest(trx, 'tenant-a', db).execute();
       await upsertLatest(trx, [{ ...row!, status: 'unhealthy', observed_at: new Date(row!.observed_at.getTime() - 1) }]);
-      expect((await latestOf(trx, 'tenant-a', [db]))[0]?.status).toBe('healthy');
+      expect((await latestOf(trx, 'tenant-a', [db]))[0]?.status).toBe('degraded');
     });
   });
 

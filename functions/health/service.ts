@@ -179,11 +179,80 @@ export async function ingestBatch(
     if (list) list.push(r);
     else byService.set(r.service_id, [r]);
   }
-  const current = new Map((await store.latestOf(trx, tenantId, [...byService.keys()])).map((l) => [l.service_id, l]));
-  const { latest, transitions } = advance(current, byService);
-  await store.upsertLatest(trx, latest);
+  // The usual case, a service whose counted results here hold one status, is moved forward in one
+  // statement that also returns its status before (no read first); the rest (a status change within
+  // the batch, or a result no newer than the stored row) is decided from the stored rows.
+  const uniform: store.LatestRow[] = [];
+  const firstOf = new Map<string, store.ResultRow>();
+  const rest = new Map<string, store.ResultRow[]>();
+  for (const [serviceId, list] of byService) {
+    const counted = countedInOrder(list);
+    const first = counted[0]!;
+    if (counted.some((r) => r.status !== first.status)) {
+      rest.set(serviceId, list);
+      continue;
+    }
+    uniform.push(latestRowOf(counted[counted.length - 1]!, first.observed_at));
+    firstOf.set(serviceId, first);
+  }
+  const before = await store.advanceUniformLatest(trx, uniform);
+  const transitions: store.TransitionRow[] = [];
+  for (const [serviceId, first] of firstOf) {
+    if (!before.has(serviceId)) rest.set(serviceId, byService.get(serviceId)!);
+    else if (before.get(serviceId) !== first.status) transitions.push(transitionOf(first, before.get(serviceId) ?? null));
+  }
+  if (rest.size > 0) {
+    const current = new Map((await store.latestOf(trx, tenantId, [...rest.keys()])).map((l) => [l.service_id, l]));
+    const moved = advance(current, rest);
+    await store.upsertLatest(trx, moved.latest);
+    transitions.push(...moved.transitions);
+  }
   await store.insertTransitions(trx, transitions);
   return { accepted: rows.length, replayed: false, rows };
+}
+
+/** A service's results in the order they are applied: observed time, then severity (the worst last), then position. */
+function inOrder(results: readonly store.ResultRow[]): store.ResultRow[] {
+  return [...results].sort((a, b) => a.observed_at.getTime() - b.observed_at.getTime() || SEVERITY[a.status] - SEVERITY[b.status] || a.ord - b.ord);
+}
+
+/** The results that count, in order: of results observed at the same instant only the worst. */
+function countedInOrder(results: readonly store.ResultRow[]): store.ResultRow[] {
+  const ordered = inOrder(results);
+  return ordered.filter((r, i) => ordered[i + 1]?.observed_at.getTime() !== r.observed_at.getTime());
+}
+
+/** The transition a result makes from `from` (null: the service's first result). */
+function transitionOf(r: store.ResultRow, from: HealthStatusValue | null): store.TransitionRow {
+  return {
+    tenant_id: r.tenant_id,
+    service_id: r.service_id,
+    at: r.observed_at,
+    batch_id: r.batch_id,
+    ord: r.ord,
+    environment_id: r.environment_id,
+    from_status: from,
+    to_status: r.status,
+    check_name: r.check_name,
+    message: r.message,
+  };
+}
+
+/** The latest row a result makes, its status holding since `changedAt`. */
+function latestRowOf(r: store.ResultRow, changedAt: Date): store.LatestRow {
+  return {
+    tenant_id: r.tenant_id,
+    service_id: r.service_id,
+    environment_id: r.environment_id,
+    status: r.status,
+    check_name: r.check_name,
+    latency_ms: r.latency_ms,
+    message: r.message,
+    observed_at: r.observed_at,
+    changed_at: changedAt,
+    batch_id: r.batch_id,
+    ord: r.ord,
+  };
 }
 
 /**
@@ -200,7 +269,7 @@ export function advance(
   const newer = (r: store.ResultRow, l: Pick<store.LatestRow, 'status' | 'observed_at'>) =>
     r.observed_at.getTime() > l.observed_at.getTime() || (r.observed_at.getTime() === l.observed_at.getTime() && SEVERITY[r.status] > SEVERITY[l.status]);
   for (const [serviceId, results] of byService) {
-    const ordered = [...results].sort((a, b) => a.observed_at.getTime() - b.observed_at.getTime() || SEVERITY[a.status] - SEVERITY[b.status] || a.ord - b.ord);
+    const ordered = inOrder(results);
     let cur: Pick<store.LatestRow, 'status' | 'observed_at' | 'changed_at'> | undefined = current.get(serviceId);
     let next: store.LatestRow | undefined;
     for (const [i, r] of ordered.entries()) {
@@ -208,33 +277,8 @@ export function advance(
       // Of results observed at the same instant only the worst (sorted last) counts.
       if (ordered[i + 1]?.observed_at.getTime() === r.observed_at.getTime()) continue;
       const changed = !cur || cur.status !== r.status;
-      if (changed) {
-        transitions.push({
-          tenant_id: r.tenant_id,
-          service_id: serviceId,
-          at: r.observed_at,
-          batch_id: r.batch_id,
-          ord: r.ord,
-          environment_id: r.environment_id,
-          from_status: cur?.status ?? null,
-          to_status: r.status,
-          check_name: r.check_name,
-          message: r.message,
-        });
-      }
-      next = {
-        tenant_id: r.tenant_id,
-        service_id: serviceId,
-        environment_id: r.environment_id,
-        status: r.status,
-        check_name: r.check_name,
-        latency_ms: r.latency_ms,
-        message: r.message,
-        observed_at: r.observed_at,
-        changed_at: changed ? r.observed_at : cur!.changed_at,
-        batch_id: r.batch_id,
-        ord: r.ord,
-      };
+      if (changed) transitions.push(transitionOf(r, cur?.status ?? null));
+      next = latestRowOf(r, changed ? r.observed_at : cur!.changed_at);
       cur = next;
     }
     if (next) latest.push(next);

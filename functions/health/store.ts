@@ -98,18 +98,20 @@ export async function getBatch(trx: Tx, tenantId: string, batchId: string): Prom
 /** A column of an `unnest` insert: its name and the PostgreSQL array type its values travel as. */
 type Column<Row> = readonly [keyof Row & string, string];
 
+/** `insert into <table> (<columns>) select * from unnest(<one array per column>)`, the rows travelling as column arrays. */
+function unnestInsert<Row>(table: keyof HealthDb, columns: readonly Column<Row>[], rows: readonly Row[]) {
+  const names = sql.join(columns.map(([c]) => sql.ref(c)));
+  const arrays = sql.join(columns.map(([c, type]) => sql`${rows.map((r) => r[c])}::${sql.raw(type)}[]`));
+  return sql`insert into ${sql.table(table)} (${names}) select * from unnest(${arrays})`;
+}
+
 /**
  * Inserts rows in one statement per 5,000 rows, as column arrays (`insert … select * from unnest(…)`):
  * one parameter per column instead of one per value, so the statement's size and the time to parse
  * and bind it do not grow with the batch. `tail` follows the select (an `on conflict` clause).
  */
 async function insertUnnest<Row>(trx: Tx, table: keyof HealthDb, columns: readonly Column<Row>[], rows: readonly Row[], tail = sql``): Promise<void> {
-  const names = sql.join(columns.map(([c]) => sql.ref(c)));
-  for (let i = 0; i < rows.length; i += 5000) {
-    const chunk = rows.slice(i, i + 5000);
-    const arrays = sql.join(columns.map(([c, type]) => sql`${chunk.map((r) => r[c])}::${sql.raw(type)}[]`));
-    await sql`insert into ${sql.table(table)} (${names}) select * from unnest(${arrays}) ${tail}`.execute(trx);
-  }
+  for (let i = 0; i < rows.length; i += 5000) await sql`${unnestInsert(table, columns, rows.slice(i, i + 5000))} ${tail}`.execute(trx);
 }
 
 const RESULT_COLUMNS: readonly Column<ResultRow>[] = [
@@ -150,6 +152,36 @@ export async function upsertLatest(trx: Tx, rows: readonly LatestRow[]): Promise
   const set = sql.join(LATEST_COLUMNS.filter(([c]) => c !== 'tenant_id' && c !== 'service_id').map(([c]) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`));
   await insertUnnest(trx, 'latest', LATEST_COLUMNS, rows, sql`on conflict (tenant_id, service_id) do update set ${set} where latest.observed_at <= excluded.observed_at`);
 }
+
+/**
+ * Moves forward, in one statement and without reading them first, the latest rows of services
+ * whose counted results in the batch all hold one status (`rows`: the row each ends on, with
+ * `changed_at` the first of those results): a stored row is replaced only if that first result is
+ * newer than it (later, or as late and worse), and keeps its `changed_at` when the status is
+ * unchanged. Returns the services it wrote with their status before (null: no row before), read in
+ * the statement's own snapshot, which does not see the statement's writes. A service not returned
+ * was left as it was (a result of the batch no newer than its row) for the caller to decide.
+ */
+export async function advanceUniformLatest(trx: Tx, rows: readonly LatestRow[]): Promise<Map<string, HealthStatusValue | null>> {
+  const out = new Map<string, HealthStatusValue | null>();
+  if (rows.length === 0) return out;
+  const set = sql.join(
+    LATEST_COLUMNS.filter(([c]) => c !== 'tenant_id' && c !== 'service_id' && c !== 'changed_at').map(([c]) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`),
+  );
+  for (let i = 0; i < rows.length; i += 5000) {
+    const r = await sql<{ service_id: string; before: HealthStatusValue | null }>`${unnestInsert('latest', LATEST_COLUMNS, rows.slice(i, i + 5000))}
+      on conflict (tenant_id, service_id) do update set ${set},
+        changed_at = case when latest.status = excluded.status then latest.changed_at else excluded.changed_at end
+      where excluded.changed_at > latest.observed_at
+         or (excluded.changed_at = latest.observed_at and ${severityOf('excluded.status')} > ${severityOf('latest.status')})
+      returning service_id, (select o.status from latest o where o.tenant_id = latest.tenant_id and o.service_id = latest.service_id) as before`.execute(trx);
+    for (const row of r.rows) out.set(row.service_id, row.before);
+  }
+  return out;
+}
+
+/** The order of severity in SQL (healthy 0, degraded 1, unhealthy 2), as in service.ts. */
+const severityOf = (ref: string) => sql`(case ${sql.ref(ref)} when 'healthy' then 0 when 'degraded' then 1 else 2 end)`;
 
 /**
  * The latest row of one service: a primary-key lookup (a query, for `ctx.read`). The caller checks
