@@ -8,7 +8,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
 import { storageMap } from '../../shared/storage-map.js';
-import type { TenantRef } from '../../shared/sql/service-db.js';
+import { deleteInBatches, sweepTenants, type TenantFailure } from '../../shared/tenant-sweep.js';
 import type { TenantsApi } from '../tenants/api.js';
 import * as store from './store.js';
 import { CONFIGURATION_SQL } from './sql.js';
@@ -37,7 +37,7 @@ export interface RetentionSummary {
   consumersDeleted: number;
   /** Tenants whose run stopped at the batch limit (the rest is left for the next run). */
   unfinished: string[];
-  failures: { tenantId: string; message: string }[];
+  failures: TenantFailure[];
 }
 
 /** Builds the retention run. */
@@ -49,31 +49,35 @@ export function createRetention(deps: { kernel: Kernel; tenants: Pick<TenantsApi
     const log = opts.log ?? (() => undefined);
     const cutoff = new Date(kernel.now().getTime() - RETENTION_DAYS * DAY_MS);
     const summary: RetentionSummary = { cutoff: cutoff.toISOString(), tenants: 0, versionsDeleted: 0, consumersDeleted: 0, unfinished: [], failures: [] };
-    const only = opts.tenantIds ? new Set(opts.tenantIds) : undefined;
-    for await (const t of deps.tenants.listTenants()) {
-      if (only && !only.has(t.tenantId)) continue;
-      const tenant: TenantRef = { tenantId: t.tenantId, placement: t.placement };
+    const { tenants, failures } = await sweepTenants(deps.tenants, { ...opts, log, label: 'configuration retention' }, async (tenant) => {
       const run = <T>(fn: (trx: store.Tx) => Promise<T>) => kernel.sql.run(tenant, CONFIGURATION_SQL, fn);
-      summary.tenants++;
-      try {
-        let batches = 0;
-        for (; batches < maxBatches; batches++) {
-          const n = await run(async (trx) => store.deleteVersions(trx, t.tenantId, await store.expiredVersions(trx, t.tenantId, cutoff, batchSize)));
-          summary.versionsDeleted += n;
-          if (n < batchSize) break;
-        }
-        for (; batches < maxBatches; batches++) {
-          const n = await run((trx) => store.deleteStaleConsumers(trx, t.tenantId, cutoff, batchSize));
-          summary.consumersDeleted += n;
-          if (n < batchSize) break;
-        }
-        if (batches >= maxBatches) summary.unfinished.push(t.tenantId);
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        log(`configuration retention: tenant ${t.tenantId} failed: ${message}`);
-        summary.failures.push({ tenantId: t.tenantId, message });
-      }
-    }
+      // One budget of batches per tenant, shared by the versions and then the consumers.
+      const counted = (count: (n: number) => void, delete_: () => Promise<number>) => async () => {
+        const n = await delete_();
+        count(n);
+        return n;
+      };
+      const versions = await deleteInBatches(
+        counted(
+          (n) => (summary.versionsDeleted += n),
+          () => run(async (trx) => store.deleteVersions(trx, tenant.tenantId, await store.expiredVersions(trx, tenant.tenantId, cutoff, batchSize))),
+        ),
+        batchSize,
+        maxBatches,
+      );
+      // The versions took one batch per full batch (the short last one is not counted).
+      const left = maxBatches - Math.floor(versions.deleted / batchSize);
+      const consumers = versions.unfinished
+        ? { deleted: 0, unfinished: true }
+        : await deleteInBatches(
+            counted((n) => (summary.consumersDeleted += n), () => run((trx) => store.deleteStaleConsumers(trx, tenant.tenantId, cutoff, batchSize))),
+            batchSize,
+            left,
+          );
+      if (consumers.unfinished) summary.unfinished.push(tenant.tenantId);
+    });
+    summary.tenants = tenants;
+    summary.failures = failures;
     return summary;
   };
 }

@@ -8,7 +8,7 @@
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
-import type { TenantRef } from '../../shared/sql/service-db.js';
+import { deleteInBatches, sweepTenants, type TenantFailure } from '../../shared/tenant-sweep.js';
 import { storageMap } from '../../shared/storage-map.js';
 import type { TenantsApi } from '../tenants/api.js';
 import { deploymentPrefix, type ArtifactBlobs } from './blobs.js';
@@ -37,7 +37,7 @@ export interface RetentionSummary {
   blobsDeleted: number;
   /** Deployments whose blobs could not be deleted (left to the lifecycle rule). */
   blobFailures: number;
-  failures: { tenantId: string; message: string }[];
+  failures: TenantFailure[];
 }
 
 /** Builds the retention run. */
@@ -49,35 +49,30 @@ export function createRetention(deps: { kernel: Kernel; tenants: Pick<TenantsApi
     const log = opts.log ?? (() => undefined);
     const cutoff = new Date(kernel.now().getTime() - DEPLOYMENT_RETENTION_DAYS * DAY_MS);
     const summary: RetentionSummary = { cutoff: cutoff.toISOString(), tenants: 0, deleted: 0, blobsDeleted: 0, blobFailures: 0, failures: [] };
-    const only = opts.tenantIds ? new Set(opts.tenantIds) : undefined;
-    for await (const t of deps.tenants.listTenants()) {
-      if (only && !only.has(t.tenantId)) continue;
-      const tenant: TenantRef = { tenantId: t.tenantId, placement: t.placement };
-      summary.tenants++;
-      try {
-        for (let batch = 0; batch < maxBatches; batch++) {
-          const gone = await kernel.sql.run(tenant, DEPLOYMENTS_SQL, async (trx) => {
-            const rows = await store.expired(trx, tenant.tenantId, cutoff, batchSize);
-            await store.deleteDeployments(trx, tenant.tenantId, rows.map((r) => r.id));
-            return rows;
-          });
-          summary.deleted += gone.length;
-          for (const d of gone) {
-            try {
-              summary.blobsDeleted += await blobs.deletePrefix(deploymentPrefix(tenant.tenantId, d.id));
-            } catch (e) {
-              summary.blobFailures++;
-              log(`deployment retention: blobs of ${tenant.tenantId}/${d.id} not deleted (left to the lifecycle rule): ${e instanceof Error ? e.message : String(e)}`);
-            }
+    const { tenants, failures } = await sweepTenants(deps.tenants, { ...opts, log, label: 'deployment retention' }, async (tenant) => {
+      // Records first (in the batch's transaction), then their blobs: a blob whose delete fails is
+      // logged and left to the container's lifecycle rule, never a record pointing at nothing.
+      const batch = async () => {
+        const gone = await kernel.sql.run(tenant, DEPLOYMENTS_SQL, async (trx) => {
+          const rows = await store.expired(trx, tenant.tenantId, cutoff, batchSize);
+          await store.deleteDeployments(trx, tenant.tenantId, rows.map((r) => r.id));
+          return rows;
+        });
+        summary.deleted += gone.length;
+        for (const d of gone) {
+          try {
+            summary.blobsDeleted += await blobs.deletePrefix(deploymentPrefix(tenant.tenantId, d.id));
+          } catch (e) {
+            summary.blobFailures++;
+            log(`deployment retention: blobs of ${tenant.tenantId}/${d.id} not deleted (left to the lifecycle rule): ${e instanceof Error ? e.message : String(e)}`);
           }
-          if (gone.length < batchSize) break;
         }
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        log(`deployment retention: tenant ${t.tenantId} failed: ${message}`);
-        summary.failures.push({ tenantId: t.tenantId, message });
-      }
-    }
+        return gone.length;
+      };
+      await deleteInBatches(batch, batchSize, maxBatches);
+    });
+    summary.tenants = tenants;
+    summary.failures = failures;
     return summary;
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
-import type { TenantRef } from '../../shared/sql/service-db.js';
+import { deleteInBatches, sweepTenants, type TenantFailure } from '../../shared/tenant-sweep.js';
 import type { TenantsApi } from '../tenants/api.js';
 import { SCALING_RETENTION_DAYS } from './service.js';
 import { SCALING_SQL } from './sql.js';
@@ -30,7 +30,7 @@ export interface RetentionSummary {
   tenants: number;
   events: number;
   versions: number;
-  failures: { tenantId: string; message: string }[];
+  failures: TenantFailure[];
 }
 
 export interface RetentionDeps {
@@ -44,27 +44,22 @@ export function createRetention({ kernel, tenants }: RetentionDeps): (opts?: Ret
     const batch = opts.batchSize ?? 5_000;
     const maxBatches = opts.maxBatchesPerTenant ?? 50;
     const cutoff = new Date(kernel.now().getTime() - SCALING_RETENTION_DAYS * 86_400_000);
-    const only = opts.tenantIds ? new Set(opts.tenantIds) : undefined;
     const summary: RetentionSummary = { cutoff: cutoff.toISOString(), tenants: 0, events: 0, versions: 0, failures: [] };
-    for await (const t of tenants.listTenants()) {
-      if (only && !only.has(t.tenantId)) continue;
-      const tenant: TenantRef = { tenantId: t.tenantId, placement: t.placement };
-      summary.tenants++;
-      try {
-        for (const [key, drop] of [
-          ['events', store.deleteEventsBefore],
-          ['versions', store.deleteVersionsSupersededBefore],
-        ] as const) {
-          for (let i = 0; i < maxBatches; i++) {
-            const n = await kernel.sql.run(tenant, SCALING_SQL, (trx) => drop(trx, tenant.tenantId, cutoff, batch));
-            summary[key] += n;
-            if (n < batch) break;
-          }
-        }
-      } catch (e) {
-        summary.failures.push({ tenantId: t.tenantId, message: e instanceof Error ? e.message : String(e) });
+    const { tenants: visited, failures } = await sweepTenants(tenants, { ...opts, label: 'scaling retention' }, async (tenant) => {
+      for (const [key, drop] of [
+        ['events', store.deleteEventsBefore],
+        ['versions', store.deleteVersionsSupersededBefore],
+      ] as const) {
+        const once = async () => {
+          const n = await kernel.sql.run(tenant, SCALING_SQL, (trx) => drop(trx, tenant.tenantId, cutoff, batch));
+          summary[key] += n;
+          return n;
+        };
+        await deleteInBatches(once, batch, maxBatches);
       }
-    }
+    });
+    summary.tenants = visited;
+    summary.failures = failures;
     return summary;
   };
 }
