@@ -9,6 +9,7 @@
  * services not: the catalog has no record of the cascade) so nothing stays live in a retired
  * environment for more than a day.
  */
+import { sweepTenants, type TenantFailure } from '../../shared/tenant-sweep.js';
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { Kernel } from '../../shared/kernel.js';
 import { emit } from '../../shared/events/outbox.js';
@@ -57,7 +58,7 @@ export interface PurgeSummary {
   /** Environments whose cascade the run completed. */
   repairedEnvironments: number;
   /** Tenants whose run failed (the others went on). */
-  failures: { tenantId: string; message: string }[];
+  failures: TenantFailure[];
 }
 
 /** The purge's dependencies (all public APIs, plus the catalog's own plug registry and cascade). */
@@ -81,21 +82,12 @@ export function createPurge(deps: PurgeDeps): (opts?: PurgeOptions) => Promise<P
     const log = opts.log ?? (() => undefined);
     const cutoff = new Date(kernel.now().getTime() - PURGE_RETIRED_AFTER_DAYS * DAY_MS);
     const summary: PurgeSummary = { cutoff: cutoff.toISOString(), tenants: 0, examined: 0, purged: 0, skippedCount: 0, skipped: [], repairedEnvironments: 0, failures: [] };
-    const only = opts.tenantIds ? new Set(opts.tenantIds) : undefined;
-
-    for await (const t of deps.tenants.listTenants()) {
-      if (only && !only.has(t.tenantId)) continue;
-      const tenant: TenantRef = { tenantId: t.tenantId, placement: t.placement };
-      summary.tenants++;
-      try {
-        summary.repairedEnvironments += await repairCascades(deps, tenant, log);
-        await purgeTenant(deps, tenant, cutoff, batchSize, maxBatches, summary, log);
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        log(`catalog purge: tenant ${t.tenantId} failed: ${message}`);
-        summary.failures.push({ tenantId: t.tenantId, message });
-      }
-    }
+    const { tenants, failures } = await sweepTenants(deps.tenants, { ...opts, log, label: 'catalog purge' }, async (tenant) => {
+      summary.repairedEnvironments += await repairCascades(deps, tenant, log);
+      await purgeTenant(deps, tenant, cutoff, batchSize, maxBatches, summary, log);
+    });
+    summary.tenants = tenants;
+    summary.failures = failures;
     return summary;
   };
 }

@@ -9,6 +9,7 @@
  * - retention: removes bindings deleted, and rotation history finished, longer ago than the
  *   storage map's figure for "Secret bindings (metadata)".
  */
+import { sweepTenants } from '../../shared/tenant-sweep.js';
 import type { Kernel } from '../../shared/kernel.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
 import { storageMap } from '../../shared/storage-map.js';
@@ -43,17 +44,8 @@ export interface ScheduleDeps {
 }
 
 async function eachTenant(deps: ScheduleDeps, fn: (tenant: TenantRef) => Promise<void>): Promise<string[]> {
-  const failed: string[] = [];
-  for await (const t of deps.tenants.listTenants()) {
-    const tenant = { tenantId: t.tenantId, placement: t.placement };
-    try {
-      await fn(tenant);
-    } catch (e) {
-      failed.push(t.tenantId);
-      deps.log(`secrets: tenant ${t.tenantId} failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  return failed;
+  const { failures } = await sweepTenants(deps.tenants, { label: 'secrets', log: deps.log }, fn);
+  return failures.map((f) => f.tenantId);
 }
 
 /** One run of the rotation timer over every tenant. */
