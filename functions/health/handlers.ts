@@ -1,4 +1,5 @@
 /** HTTP handlers of the health service: validate (schemas), call the service, shape the response. */
+import { KnownServices } from './known-services.js';
 import { apiError, notFound, quotaExceeded, invalid } from '../../shared/errors.js';
 import { z } from '../../shared/http/openapi.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
@@ -54,6 +55,7 @@ function timeRange(q: { from?: string | undefined; to?: string | undefined }): s
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
 export function healthHandlers({ now, telemetry, limiter, partitions, environments, catalog }: HealthHandlerDeps) {
+  const services = new KnownServices((tenant, ids) => catalog.getServices(tenant, ids));
   /** An empty page is a 404 when the service is not one of the environment's (asked of the catalog). */
   const requireService = async (tenant: TenantRef, environmentId: string, serviceId: string) => {
     const s = await catalog.getService(tenant, serviceId);
@@ -73,14 +75,13 @@ export function healthHandlers({ now, telemetry, limiter, partitions, environmen
       const tenant = tenantOf(ctx);
       const { results } = ctx.body;
       // Both owners at once, each in its own read.
-      const [env, known] = await Promise.all([
+      const [env, mine] = await Promise.all([
         environments.getEnvironment(tenant, environmentId),
-        catalog.getServices(tenant, [...new Set(results.map((r) => r.serviceId))]),
+        services.inEnvironment(tenant, environmentId, [...new Set(results.map((r) => r.serviceId))]),
       ]);
       if (!env) throw notFound(`Environment '${environmentId}'`, 'environmentId');
       if (env.status === 'retired') throw environmentRetired(environmentId);
       checkWindow(results, now());
-      const mine = new Set([...known.values()].filter((s) => s.environmentId === environmentId).map((s) => s.serviceId));
       checkKnownServices(results, mine, environmentId);
       const perMinute = ctx.tenant.quotas[RESULTS_QUOTA] ?? 0;
       if (results.length > perMinute) {
