@@ -2,7 +2,7 @@
 import type { Compilable, Kysely } from 'kysely';
 import { z } from 'zod';
 import { notFound } from '../../shared/errors.js';
-import { matches, parseEtagCondition } from '../../shared/http/etag.js';
+import { notModified } from '../../shared/http/etag.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
 import { route, type RouteContext, type TenantAccess } from '../../shared/http/route.js';
 import type { SqlDatabases } from '../../shared/sql/database.js';
@@ -118,8 +118,8 @@ export function configurationHandlers({ now, sql, catalog, secrets }: Configurat
       if (!state?.latest_etag) throw noConfiguration(k.serviceId);
       const at = now();
       const record = (version: number) => ctx.tx(CONFIGURATION_SQL, (trx) => store.recordSync(trx, k, consumer!, version, ctx.principal.id, at));
-      const held = parseEtagCondition(ctx.request.headers.get('if-none-match'), { weak: true });
-      if (held !== undefined && matches(held, state.latest_etag)) {
+      // The pipeline's own If-None-Match rule (weak comparison, `*`), here before the settings are read.
+      if (notModified(ctx.request.headers.get('if-none-match'), state.latest_etag)) {
         if (consumer !== undefined && needsSyncRecord(state, at)) await record(state.latest_version);
         return { status: 304, etag: state.latest_etag };
       }

@@ -16,16 +16,12 @@ export function etagHeader(etag: string): string {
   return `"${etag}"`;
 }
 
-/**
- * Parses an `If-Match` or `If-None-Match` header; `undefined` when absent. `weak: true` keeps weak
- * tags as their opaque part: the weak comparison RFC 9110 §13.1.2 prescribes for `If-None-Match` on
- * a GET (a cache or proxy may have weakened the tag it was given).
- */
-export function parseEtagCondition(header: string | null, opts: { weak?: boolean } = {}): EtagCondition | undefined {
+/** Parses an `If-Match` or `If-None-Match` header; `undefined` when absent (a GET's weak comparison is `notModified`). */
+export function parseEtagCondition(header: string | null): EtagCondition | undefined {
   if (header === null) return undefined;
   if (header.trim() === '*') return '*';
   const tags: string[] = [];
-  for (const m of header.matchAll(/(W\/)?"([\x21\x23-\x7e\x80-\uffff]*)"/g)) if ((!m[1] || opts.weak) && m[2] !== undefined) tags.push(m[2]);
+  for (const m of header.matchAll(/(W\/)?"([\x21\x23-\x7e\x80-\uffff]*)"/g)) if (!m[1] && m[2] !== undefined) tags.push(m[2]);
   return tags;
 }
 
