@@ -351,13 +351,26 @@ async function grantAppLogin(dbs: TestDatabase[], roles: string[]): Promise<void
 const templates = new Map<string, ReturnType<typeof parseRouteTemplate>>();
 const templateOf = (route: string) => templates.get(route) ?? templates.set(route, parseRouteTemplate(route)).get(route)!;
 
+/** The routes of `method` in precedence order, sorted again only when routes were added. */
+const sortedRoutes = new WeakMap<App, Map<string, { size: number; list: { r: App['routes']['routes'][number]; t: ReturnType<typeof templateOf> }[] }>>();
+function candidatesOf(app: App, method: string) {
+  let byMethod = sortedRoutes.get(app);
+  if (!byMethod) sortedRoutes.set(app, (byMethod = new Map()));
+  const all = app.routes.routes;
+  let entry = byMethod.get(method);
+  if (!entry || entry.size !== all.length) {
+    const list = all
+      .filter((r) => r.method === method)
+      .map((r) => ({ r, t: templateOf(r.route) }))
+      .sort((a, b) => a.t.precedence - b.t.precedence);
+    byMethod.set(method, (entry = { size: all.length, list }));
+  }
+  return entry.list;
+}
+
 /** Matches `path` against the registered routes with the local host's matcher (same precedence). */
 function findRoute(app: App, method: string, path: string) {
-  const candidates = app.routes.routes
-    .filter((r) => r.method === method)
-    .map((r) => ({ r, t: templateOf(r.route) }))
-    .sort((a, b) => a.t.precedence - b.t.precedence);
-  for (const { r, t } of candidates) {
+  for (const { r, t } of candidatesOf(app, method)) {
     const params = t.match(path);
     if (params) return { ...r, params };
   }

@@ -5,7 +5,7 @@
  * BYPASSRLS and every table has row-level security forced (the isolation check's own proof); a
  * siloed tenant's rows land in its own database only.
  */
-import { sql } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_LOGIN, startTestApp, type TestApp } from './app.js';
 import { inScope, servicesIn } from '../shared/sql/database.js';
@@ -183,6 +183,27 @@ describe('row-level security', () => {
     );
     expect(none.rows[0]?.n).toBe(0);
     expect((await t.call('GET', 'tenants/tenant-b/members', { token: await t.token('bob') })).body.value.map((m: { principalId: string }) => m.principalId)).not.toContain('mallory');
+  });
+
+  it("runs two services' statements in one round trip, each as its own role in the same scope, all or nothing", async () => {
+    const scope = { tenantId: 'tenant-a', placement: { model: 'pooled' } } as const;
+    const catalog = databaseServices.find((s) => s.service === 'catalog')!;
+    const raw = <Row>(q: RawBuilder<Row>) => (db: Kysely<any>) => ({ compile: () => q.compile(db) });
+    const lead = { svc: tenantsSql(), build: raw(sql`select set_config('app.test_lead', current_user, true)`) };
+    const [row] = await t.kernel.sql.onceAfter(scope, lead, catalog, raw(sql<{ u: string; lead: string; tenant: string; path: string }>`
+      select current_user as u, current_setting('app.test_lead', true) as lead, current_setting('app.tenant_id', true) as tenant, current_setting('search_path') as path`));
+    expect(row).toEqual({ u: 'rp_catalog', lead: 'rp_tenants', tenant: 'tenant-a', path: 'catalog' });
+
+    // The second statement fails: the first one's write is gone with it.
+    const outbox = () => sql<{ n: number }>`select count(*)::int as n from tenants.outbox`.execute(t.owner.forPlacement(scope.placement)).then((r) => r.rows[0]?.n);
+    const before = await outbox();
+    const write = { svc: tenantsSql(), build: raw(sql`insert into outbox (tenant_id, id, type, subject, data) values ('tenant-a', gen_random_uuid(), 'Test', 'x', '{}')`) };
+    await expect(t.kernel.sql.onceAfter(scope, write, catalog, raw(sql`select 1 / 0`))).rejects.toMatchObject({ code: '22012' });
+    expect(await outbox()).toBe(before);
+    // The first one fails (another tenant's row, refused by row-level security): the second never runs.
+    const refused = { svc: tenantsSql(), build: raw(sql`insert into outbox (tenant_id, id, type, subject, data) values ('tenant-b', gen_random_uuid(), 'Test', 'x', '{}')`) };
+    await expect(t.kernel.sql.onceAfter(scope, refused, tenantsSql(), raw(sql`insert into outbox (tenant_id, id, type, subject, data) values ('tenant-a', gen_random_uuid(), 'Test', 'y', '{}')`))).rejects.toMatchObject({ code: '42501' });
+    expect(await outbox()).toBe(before);
   });
 
   it('connects as a login that is not superuser or BYPASSRLS and owns nothing (on a PostgreSQL server)', async () => {

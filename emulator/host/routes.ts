@@ -196,15 +196,46 @@ function escapeRe(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A segment ready to match: a literal's lower-case text, or a pattern with its parameters. */
+type Matcher = { kind: 'literal'; lower: string } | { kind: 'pattern'; re: RegExp; params: ParamPart[] };
+
+function matcherFor(segment: Segment): Matcher {
+  const first = segment[0];
+  if (segment.length === 1 && first?.kind === 'literal') return { kind: 'literal', lower: first.text.toLowerCase() };
+  const params: ParamPart[] = [];
+  let source = '^';
+  for (const part of segment) {
+    if (part.kind === 'literal') source += escapeRe(part.text);
+    else {
+      params.push(part);
+      source += part.optional ? '(.*?)' : '(.+?)';
+    }
+  }
+  return { kind: 'pattern', re: new RegExp(`${source}$`, 'i'), params };
+}
+
+/** A segment that may be missing from the end of a path (an optional or defaulted parameter, or a catch-all). */
+function mayBeAbsent(segment: Segment): boolean {
+  const first = segment[0];
+  return segment.length === 1 && first?.kind === 'param' && (first.optional || first.defaultValue !== undefined || first.catchAll);
+}
+
 /** Parses a route template (without the route prefix). Throws {@link RouteTemplateError}. */
 export function parseRouteTemplate(template: string): RouteTemplate {
   const trimmed = template.replace(/^~?\/+/, '').replace(/\/+$/, '');
   const segments = trimmed === '' ? [] : trimmed.split('/').map((s) => parseSegment(s, template));
   const precedence = Number(`0.${segments.map(segmentDigit).join('') || '0'}`);
+  const matchers = segments.map(matcherFor);
+  // How many path segments can match: all but trailing optional ones, and no more unless a catch-all takes the rest.
+  let fewest = segments.length;
+  while (fewest > 0 && mayBeAbsent(segments[fewest - 1]!)) fewest--;
+  const last = segments[segments.length - 1]?.[0];
+  const most = last?.kind === 'param' && last.catchAll && segments[segments.length - 1]!.length === 1 ? Infinity : segments.length;
 
   const match = (path: string): Record<string, string> | undefined => {
     const clean = path.replace(/^\/+/, '').replace(/\/+$/, '');
     const rawSegments = clean === '' ? [] : clean.split('/');
+    if (rawSegments.length < fewest || rawSegments.length > most) return undefined;
     const values: Record<string, string> = {};
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i] ?? [];
@@ -228,7 +259,7 @@ export function parseRouteTemplate(template: string): RouteTemplate {
         }
         return undefined;
       }
-      if (!matchSegment(segment, safeDecode(raw), values)) return undefined;
+      if (!matchSegment(matchers[i]!, safeDecode(raw), values)) return undefined;
     }
     if (rawSegments.length > segments.length) return undefined;
     return values;
@@ -237,21 +268,11 @@ export function parseRouteTemplate(template: string): RouteTemplate {
   return { template, precedence, match };
 }
 
-function matchSegment(segment: Segment, text: string, values: Record<string, string>): boolean {
-  if (segment.length === 1 && segment[0]?.kind === 'literal') {
-    return segment[0].text.toLowerCase() === text.toLowerCase();
-  }
-  const params: ParamPart[] = [];
-  let source = '^';
-  for (const part of segment) {
-    if (part.kind === 'literal') source += escapeRe(part.text);
-    else {
-      params.push(part);
-      source += part.optional ? '(.*?)' : '(.+?)';
-    }
-  }
-  const m = new RegExp(`${source}$`, 'i').exec(text);
+function matchSegment(matcher: Matcher, text: string, values: Record<string, string>): boolean {
+  if (matcher.kind === 'literal') return text.length === matcher.lower.length && text.toLowerCase() === matcher.lower;
+  const m = matcher.re.exec(text);
   if (!m) return false;
+  const { params } = matcher;
   for (let i = 0; i < params.length; i++) {
     const param = params[i];
     if (!param) continue;
@@ -268,6 +289,7 @@ function matchSegment(segment: Segment, text: string, values: Record<string, str
 }
 
 function safeDecode(segment: string): string {
+  if (!segment.includes('%')) return segment;
   try {
     // ASP.NET decodes route values but keeps an encoded slash encoded.
     return decodeURIComponent(segment.replace(/%2f/gi, '%252F'));

@@ -12,7 +12,10 @@
  * `create` (their descriptor `needs: ['catalog']`), e.g.
  * `deps.catalog.addReferenceChecker('deployments', (tenant, ids) => …)`.
  */
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { notFound, type DomainError } from '../../shared/errors.js';
 import type { Kernel } from '../../shared/kernel.js';
+import type { LeadStatement } from '../../shared/sql/database.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
 import type { EnvironmentsApi } from '../environments/api.js';
 import type { TenantsApi } from '../tenants/api.js';
@@ -25,6 +28,7 @@ import { CATALOG_SQL } from './sql.js';
 
 export type { FactPart, FactParts } from './schemas.js';
 export { serviceRetired } from './errors.js';
+import { serviceRetired } from './errors.js';
 
 /** A service as other services see it. */
 export interface ServiceSummary {
@@ -51,8 +55,33 @@ export type ServiceReferenceChecker = (tenant: TenantRef, serviceIds: readonly s
  */
 export type FactProvider<K extends FactPart> = (tenant: TenantRef, service: ServiceSummary) => Promise<FactParts[K] | null>;
 
+/**
+ * A check, in another service's write, that a service is live (see {@link CatalogApi.liveServiceCheck}):
+ * run `statement` ahead of the write with `SqlDatabases.onceAfter`, make the write conditional on
+ * `isLive`, select `state` beside its outcome, and ask `refusal` what to answer.
+ */
+export interface LiveServiceCheck {
+  statement: LeadStatement;
+  /** SQL, true in the rest of the transaction when the service is live. */
+  isLive: RawBuilder<boolean>;
+  /** SQL, the service's state for the rest of the transaction: 'live', 'retired' or 'missing'. */
+  state: RawBuilder<ServiceState>;
+  /** The error for a state that refuses the write (404 missing, 409 retired), or `undefined` when live. */
+  refusal(state: ServiceState | null): DomainError | undefined;
+}
+
+/** A service's state as a live-service check finds it. */
+export type ServiceState = 'live' | 'retired' | 'missing';
+
 /** What other services (and the composition root) may ask of the catalog. */
 export interface CatalogApi {
+  /**
+   * A check that service `serviceId` exists in environment `environmentId` and is live, to run in
+   * the round trip and transaction of the caller's own write (see {@link LiveServiceCheck}). It
+   * share-locks the service's row, so a retirement waits for the write to commit: no write lands on
+   * a service retired after it was checked.
+   */
+  liveServiceCheck(tenant: TenantRef, environmentId: string, serviceId: string): LiveServiceCheck;
   /** The service in the tenant, or `undefined` when it does not exist there (or was purged). */
   getService(tenant: TenantRef, serviceId: string): Promise<ServiceSummary | undefined>;
   /** Those of `serviceIds` that exist in the tenant (any status), by id: one query for a whole batch (at most 10,000 ids). */
@@ -110,6 +139,7 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
   // Retiring an environment retires its services (in the catalog's own transaction).
   deps.environments.onEnvironmentRetired(async (tenant, id, at) => void (await cascade(tenant, id, at)));
   const api: CatalogApi = {
+    liveServiceCheck: (tenant, environmentId, serviceId) => liveServiceCheck(tenant.tenantId, environmentId, serviceId),
     async getService(tenant, serviceId) {
       // One round trip: other services ask this before each of their writes.
       const [row] = await kernel.sql.read(tenant, CATALOG_SQL, (db) => store.selectService(db, tenant.tenantId, serviceId));
@@ -131,4 +161,16 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
   };
   const purge = createPurge({ kernel, tenants: deps.tenants, environments: deps.environments, plugs, cascade });
   return { api, plugs, environments: deps.environments, serviceRetired, purge };
+}
+
+/** The transaction-local setting a live-service check leaves its outcome in. */
+const STATE_SETTING = 'app.catalog_service_state';
+
+function liveServiceCheck(tenantId: string, environmentId: string, serviceId: string): LiveServiceCheck {
+  return {
+    statement: { svc: CATALOG_SQL, build: (db) => store.checkServiceState(db as Kysely<store.CatalogDb>, tenantId, environmentId, serviceId, STATE_SETTING) },
+    isLive: sql<boolean>`(current_setting(${sql.lit(STATE_SETTING)}, true) = 'live')`,
+    state: sql<ServiceState>`current_setting(${sql.lit(STATE_SETTING)}, true)`,
+    refusal: (state) => (state === 'live' ? undefined : state === 'retired' ? serviceRetired(serviceId) : notFound(`Service '${serviceId}'`, 'serviceId')),
+  };
 }

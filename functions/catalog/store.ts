@@ -80,6 +80,19 @@ export function selectService(db: Kysely<CatalogDb>, tenantId: string, id: strin
   return environmentId !== undefined ? q.where('environment_id', '=', environmentId) : q;
 }
 
+/**
+ * Sets `setting` (transaction-local) to the state of service `id` of `environmentId`: 'live',
+ * 'retired' or 'missing', share-locking its row so that no retirement commits before the
+ * transaction ends (see `liveServiceCheck` in api.ts).
+ */
+export function checkServiceState(db: Kysely<CatalogDb>, tenantId: string, environmentId: string, id: string, setting: string) {
+  const q = sql<{ state: string }>`select set_config(${setting}, coalesce((
+      select case when retired_at is null then 'live' else 'retired' end from services
+      where tenant_id = ${tenantId} and id = ${id} and environment_id = ${environmentId}
+      for share), 'missing'), true) as state`;
+  return { compile: () => q.compile(db) };
+}
+
 /** Services of the tenant with one of these ids (a query, for `ctx.read` or a transaction). */
 export function selectServicesById(db: Kysely<CatalogDb>, tenantId: string, ids: readonly string[]) {
   return db

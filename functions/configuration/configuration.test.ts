@@ -50,12 +50,12 @@ describe('versions', () => {
     expectApiError(await put(s, { logLevel: 'debug' }), 428, 'PreconditionRequired');
     expectApiError(await put(s, { logLevel: 'debug' }, { 'if-match': '"00000000-0000-0000-0000-000000000000"' }), 412, 'PreconditionFailed');
     expectApiError(await put(s, { logLevel: 'debug' }, { 'if-none-match': '*' }), 412, 'PreconditionFailed');
-    const v2 = await put(s, { logLevel: 'debug' }, { 'if-match': v1.headers.get('etag')! });
+    const v2 = await put(s, { logLevel: 'debug', limits: { a: 1, b: [1, { x: 1, y: 2 }] } }, { 'if-match': v1.headers.get('etag')! });
     expect(v2.status).toBe(200);
     expect(v2.body.version).toBe(2);
     expect(v2.body.etag).not.toBe(v1.body.etag);
     // The same settings again (keys in another order) publish nothing.
-    const same = await put(s, { logLevel: 'debug' }, { 'if-match': '*' });
+    const same = await put(s, { limits: { b: [1, { y: 2, x: 1 }], a: 1 }, logLevel: 'debug' }, { 'if-match': '*' });
     expect([same.status, same.body.version, same.body.etag]).toEqual([200, 2, v2.body.etag]);
 
     const latest = await t.call('GET', path(s), { token: a.token });

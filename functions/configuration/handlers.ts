@@ -19,9 +19,9 @@ import * as store from './store.js';
 /** What the configuration handlers use. */
 export interface ConfigurationHandlerDeps {
   now: () => Date;
-  /** One-statement writes in one round trip (a publish). */
-  sql: Pick<SqlDatabases, 'once'>;
-  catalog: Pick<ConfigurationNeeds['catalog'], 'getService'>;
+  /** One-statement writes in one round trip (a publish, after the catalog's check). */
+  sql: Pick<SqlDatabases, 'onceAfter'>;
+  catalog: Pick<ConfigurationNeeds['catalog'], 'getService' | 'liveServiceCheck'>;
   secrets: Pick<ConfigurationNeeds['secrets'], 'existingBindings'>;
 }
 
@@ -36,6 +36,13 @@ const noConfiguration = (serviceId: string) => notFound(`A configuration of serv
 const VersionCursor = z.object({ v: z.number().int().min(1).max(999_999_999) });
 const ConsumerCursor = z.object({ c: z.string().max(128) });
 type Ctx = RouteContext<z.output<typeof schemas.ConfigurationParams>, unknown, unknown, unknown>;
+
+/** A version as the JSON text of its DTO, with `settingsJson` (the settings' own JSON text) as its settings. */
+function versionJson(row: store.VersionRow, settingsJson: string): string {
+  const { settings: _settings, ...rest } = toVersionDto(row);
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)},"settings":${settingsJson}}`;
+}
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
 export function configurationHandlers({ now, sql, catalog, secrets }: ConfigurationHandlerDeps) {
@@ -52,28 +59,19 @@ export function configurationHandlers({ now, sql, catalog, secrets }: Configurat
     access: { tenantRole: 'operator' },
     params: schemas.ConfigurationParams,
     body: { schema: schemas.PutConfiguration, example: schemas.PUT_EXAMPLE },
-    // Asked before (never inside) the configuration's transaction: the settings' own checks, then
-    // the catalog (the service must be live) and the secrets service (the bindings must exist).
+    // The settings' own checks, before anything is asked of another service. That the service is
+    // live the catalog checks in the publish's own round trip (see the handler); settings that
+    // name secret bindings also ask the secrets service, and the catalog first, so that a missing
+    // or retired service is answered as such before an unknown binding.
     prepare: async (ctx): Promise<CheckedSettings> => {
       const { environmentId, serviceId } = ctx.params;
-      const tenant = tenantOf(ctx);
-      // The catalog's read is on its way while the settings are checked: one turn of the event loop
-      // lets the driver send it before the scan takes the thread (a refusal of the settings still
-      // answers first; the read's outcome is then dropped).
-      const asked = catalog.getService(tenant, serviceId);
-      let checked: CheckedSettings;
-      try {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        checked = checkSettings(ctx.body.settings, serviceId);
-      } catch (e) {
-        asked.catch(() => undefined);
-        throw e;
-      }
-      const service = await asked;
-      if (!service || service.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
-      if (service.status === 'retired') throw serviceRetired(serviceId);
+      const checked = checkSettings(ctx.body.settings, serviceId);
       const refs = checked.scan.secretRefs;
       if (refs.length > 0) {
+        const tenant = tenantOf(ctx);
+        const service = await catalog.getService(tenant, serviceId);
+        if (!service || service.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
+        if (service.status === 'retired') throw serviceRetired(serviceId);
         const known = await secrets.existingBindings(tenant, environmentId, refs);
         const missing = refs.filter((n) => !known.has(n));
         if (missing.length > 0) throw unknownSecretBinding(missing);
@@ -91,12 +89,17 @@ export function configurationHandlers({ now, sql, catalog, secrets }: Configurat
     handler: async (ctx) => {
       const k = keyOf(ctx);
       const scope = tenantOf(ctx);
+      // The catalog's check that the service is live runs ahead of the publish, in its round trip.
+      const live = catalog.liveServiceCheck(scope, k.environmentId, k.serviceId);
       const run = {
-        once: <Row>(build: (db: Kysely<store.ConfigurationDb>) => Compilable<Row>) => sql.once(scope, CONFIGURATION_SQL, build),
+        once: <Row>(build: (db: Kysely<store.ConfigurationDb>) => Compilable<Row>) => sql.onceAfter(scope, live.statement, CONFIGURATION_SQL, build),
         read: <Row>(build: (db: Kysely<store.ConfigurationDb>) => Compilable<Row>) => ctx.read(CONFIGURATION_SQL, build),
       };
-      const { row, created } = await publishVersion(run, k, ctx.body, ctx.prepared, { ifMatch: ctx.ifMatch, ifNoneMatch: ctx.ifNoneMatch }, ctx.principal.id, now());
-      return { status: created ? 201 : 200, body: toVersionDto(row), etag: row.etag };
+      const { row, created, changed } = await publishVersion(run, k, ctx.body, ctx.prepared, { ifMatch: ctx.ifMatch, ifNoneMatch: ctx.ifNoneMatch }, ctx.principal.id, now(), live);
+      // A new version's settings are the text already written for the database: spliced in, not
+      // serialized a second time (a large document is most of the answer).
+      if (changed) return { status: created ? 201 : 200, raw: { contentType: 'application/json', text: versionJson(row, ctx.prepared.json) }, etag: row.etag };
+      return { status: 200, body: toVersionDto(row), etag: row.etag };
     },
   });
 

@@ -29,7 +29,6 @@
  * service id, `svc_` and 16 hex characters), which keep that service from being purged while the
  * latest configuration names it.
  */
-import { createHash } from 'node:crypto';
 import { DNS_NAME_PATTERN } from '../../shared/http/vocabulary.js';
 import { idPattern } from '../../shared/ids.js';
 
@@ -64,20 +63,37 @@ const SERVICE_ID = idPattern('svc');
 /** `svc_` and 16 hex characters. */
 const SERVICE_ID_LENGTH = 20;
 
-const ANYWHERE: readonly [RegExp, string][] = [
-  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/, 'a private key'],
-  [/\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/, 'a JWT'],
-  [/\bBearer\s+[A-Za-z0-9._~+/-]{8,}=*/i, 'a bearer token'],
-  [/(?:^|[;\s])(?:password|pwd|accountkey|sharedaccesskey|sharedsecretvalue)\s*=\s*[^;\s]/i, 'a connection string with a password or key'],
-  [/[?&;]sig=[A-Za-z0-9%+/=]{10,}/i, 'a shared access signature'],
-  [/\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i, 'a URL with a password'],
-  [/\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})/, 'a well-known access token'],
+/**
+ * The patterns that refuse a value wherever it stands, in the order a finding names them. Each
+ * comes with a cheap necessary condition (a substring every match contains), tested first: most
+ * values contain none of them, and those never meet a regular expression.
+ */
+export const ANYWHERE: readonly { re: RegExp; what: string; hint: (v: string) => boolean }[] = [
+  { re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/, what: 'a private key', hint: (v) => v.includes('-----BEGIN ') },
+  { re: /\beyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/, what: 'a JWT', hint: (v) => v.includes('eyJ') },
+  { re: /\bBearer\s+[A-Za-z0-9._~+/-]{8,}=*/i, what: 'a bearer token', hint: (v) => /\s/.test(v) && /bearer/i.test(v) },
+  {
+    re: /(?:^|[;\s])(?:password|pwd|accountkey|sharedaccesskey|sharedsecretvalue)\s*=\s*[^;\s]/i,
+    what: 'a connection string with a password or key',
+    hint: (v) => v.includes('='),
+  },
+  { re: /[?&;]sig=[A-Za-z0-9%+/=]{10,}/i, what: 'a shared access signature', hint: (v) => v.includes('=') },
+  { re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:[^\s/@]+@/i, what: 'a URL with a password', hint: (v) => v.includes('@') && v.includes('://') },
+  {
+    re: /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35})/,
+    what: 'a well-known access token',
+    hint: (v) => TOKEN_PREFIX.test(v),
+  },
 ];
+/** Something at least one hint above needs: most values have none (one scan of the value). */
+const ANY_HINT = /-----BEGIN |eyJ|\s|=|@|gh[pousr]_|github_pat_|AKIA|xox|sk_live_|AIza/;
+/** What every well-known token above starts with. */
+const TOKEN_PREFIX = /gh[pousr]_|github_pat_|AKIA|xox|sk_live_|AIza/;
 const PASSWORD_WORDS = new Set(['password', 'passwd', 'pwd', 'passphrase', 'pass']);
 const SECRET_WORDS = new Set(['secret', 'token', 'key', 'apikey', 'credential', 'credentials', 'signature', 'sas', 'auth']);
 
-/** Characters that separate the words of a setting name (and whitespace). */
-const SEPARATOR = /[\s_.:$-]/;
+/** A character that separates the words of a setting name (`_ . : $ -` and whitespace). */
+const isSeparator = (c: number) => c === 0x5f || c === 0x2e || c === 0x3a || c === 0x24 || c === 0x2d || c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c > 0x7f && /\s/.test(String.fromCharCode(c)));
 const isUpper = (c: number) => c >= 0x41 && c <= 0x5a;
 const isLowerOrDigit = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
 
@@ -88,10 +104,10 @@ const isLowerOrDigit = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && 
  */
 export function lastWord(name: string): string {
   let end = name.length;
-  while (end > 0 && SEPARATOR.test(name[end - 1]!)) end--;
+  while (end > 0 && isSeparator(name.charCodeAt(end - 1))) end--;
   let start = end;
   while (start > 0) {
-    if (SEPARATOR.test(name[start - 1]!)) break;
+    if (isSeparator(name.charCodeAt(start - 1))) break;
     if (start < end && isUpper(name.charCodeAt(start)) && isLowerOrDigit(name.charCodeAt(start - 1))) break;
     start--;
   }
@@ -117,22 +133,49 @@ export function isHighEntropy(s: string): boolean {
   return classes >= 2 && entropy(s) >= 3.2;
 }
 
-/** All of {@link ANYWHERE} in one case-insensitive pattern: a first pass that matches whenever one of them does. */
-const ANY_OF = new RegExp(ANYWHERE.map(([re]) => `(?:${re.source})`).join('|'), 'i');
-
-/** Text every pattern of {@link ANYWHERE} contains one of (plain substring tests, cheaper than any pattern). */
-const HINTS = ['=', '://', 'eyJ', '-----', 'gh', 'AKIA', 'xox', 'sk_live_', 'AIza'];
-const hinted = (v: string) => HINTS.some((h) => v.includes(h)) || (/\s/.test(v) && /bearer/i.test(v));
-
 /** Why `value` looks like a secret wherever it stands, or `undefined`. */
 export function secretPattern(value: string): string | undefined {
-  if (value.length < 8 || !hinted(value) || !ANY_OF.test(value)) return undefined;
-  for (const [re, what] of ANYWHERE) if (re.test(value)) return what;
+  if (value.length < 8 || !ANY_HINT.test(value)) return undefined;
+  for (const p of ANYWHERE) if (p.hint(value) && p.re.test(value)) return p.what;
   return undefined;
 }
 
 /** A name that may end in one of the words above (cheap test before splitting it into words). */
 const SENSITIVE_NAME = /pass|pwd|secret|token|key|credential|signature|sas|auth/i;
+
+/** What a setting name says about its value: a password, a secret, or nothing (its last word). */
+type NameKind = { word: string; kind: 'password' | 'secret' } | null;
+/** What a scan needs to know of a setting name; the same for every write, so kept for a while. */
+interface NameInfo {
+  /** Not a setting name (see {@link SETTING_NAME_PATTERN}). */
+  malformed: boolean;
+  /** Why the name itself looks like a secret. */
+  looks: string | undefined;
+  kind: NameKind;
+}
+/** Setting names seen lately (names repeat from one write to the next); at most {@link NAME_INFO_MAX}. */
+const nameInfos = new Map<string, NameInfo>();
+const NAME_INFO_MAX = 4096;
+
+function nameKind(name: string): NameKind {
+  if (!SENSITIVE_NAME.test(name)) return null;
+  const word = lastWord(name);
+  return PASSWORD_WORDS.has(word) ? { word, kind: 'password' } : SECRET_WORDS.has(word) ? { word, kind: 'secret' } : null;
+}
+
+function nameInfo(name: string): NameInfo {
+  let info = nameInfos.get(name);
+  if (info) return info;
+  const malformed = !SETTING_NAME_PATTERN.test(name);
+  const looks = malformed ? undefined : (secretPattern(name) ?? (name.length >= 32 && isHighEntropy(name) ? 'a high-entropy value' : undefined));
+  info = { malformed, looks, kind: malformed ? null : nameKind(name) };
+  // Only names of settings are kept (a refused name is not remembered).
+  if (!malformed && !looks) {
+    if (nameInfos.size >= NAME_INFO_MAX) nameInfos.clear();
+    nameInfos.set(name, info);
+  }
+  return info;
+}
 
 /** Why the value of setting `name` looks like a secret, or `undefined`. */
 function secretValue(name: string | undefined, value: string | number): string | undefined {
@@ -140,10 +183,10 @@ function secretValue(name: string | undefined, value: string | number): string |
     const found = secretPattern(value);
     if (found) return found;
   }
-  if (name === undefined || !SENSITIVE_NAME.test(name)) return undefined;
-  const word = lastWord(name);
-  if (PASSWORD_WORDS.has(word) && String(value) !== '') return 'a password';
-  if (SECRET_WORDS.has(word) && typeof value === 'string' && isHighEntropy(value)) return `a high-entropy value under a name like '${word}'`;
+  const kind = name === undefined ? null : nameInfo(name).kind;
+  if (kind === null) return undefined;
+  if (kind.kind === 'password' && String(value) !== '') return 'a password';
+  if (kind.kind === 'secret' && typeof value === 'string' && isHighEntropy(value)) return `a high-entropy value under a name like '${kind.word}'`;
   return undefined;
 }
 
@@ -180,13 +223,13 @@ export function scanSettings(settings: Record<string, unknown>, ownServiceId?: s
       }
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i]!;
-        if (!SETTING_NAME_PATTERN.test(key)) {
+        const info = nameInfo(key);
+        if (info.malformed) {
           malformed.push({ path: path || '/', reason: 'a setting name here is not 1-128 of A-Z, a-z, 0-9, _ . : $ - (starting with a letter, digit, _ or $)' });
           continue;
         }
-        const keyLooks = secretPattern(key) ?? (key.length >= 32 && isHighEntropy(key) ? 'a high-entropy value' : undefined);
-        if (keyLooks) {
-          secrets.push({ path: path || '/', reason: `a setting name here looks like ${keyLooks}` });
+        if (info.looks) {
+          secrets.push({ path: path || '/', reason: `a setting name here looks like ${info.looks}` });
           continue;
         }
         stack.push([o[key], path, key, key]);
@@ -205,29 +248,48 @@ export function scanSettings(settings: Record<string, unknown>, ownServiceId?: s
 
 /**
  * JSON with object keys sorted at every level: equal settings give equal text. (Keys that are
- * array indices, `"0"`, `"12"`, come first in numeric order, as JavaScript enumerates them.)
+ * array indices, `"0"`, `"12"`, come first in numeric order, as JavaScript enumerates them: the
+ * text is what `JSON.stringify` writes of a copy whose keys were inserted in sorted order.) Written
+ * in one walk, without the copy.
  */
 export function canonicalJson(v: unknown): string {
-  return JSON.stringify(sortedKeys(v));
-}
-
-/** A copy of a JSON value with each object's keys inserted in sorted order (one walk, no replacer). */
-function sortedKeys(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map(sortedKeys);
+  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      out += (i === 0 ? '' : ',') + (x === undefined || typeof x === 'function' || typeof x === 'symbol' ? 'null' : canonicalJson(x));
+    }
+    return out + ']';
+  }
   const o = v as Record<string, unknown>;
-  // No prototype: a setting named `__proto__` stays a property.
-  const sorted = Object.create(null) as Record<string, unknown>;
-  for (const k of Object.keys(o).sort()) sorted[k] = sortedKeys(o[k]);
-  return sorted;
+  let keys = Object.keys(o);
+  // Object.keys lists array-index keys first, in numeric order; the rest are sorted here.
+  let indices = 0;
+  while (indices < keys.length && isArrayIndex(keys[indices]!)) indices++;
+  if (indices === 0) keys.sort();
+  else if (indices < keys.length) keys = keys.slice(0, indices).concat(keys.slice(indices).sort());
+  let out = '{';
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+    out += (out.length === 1 ? '' : ',') + (NEEDS_ESCAPE.test(k) ? JSON.stringify(k) : `"${k}"`) + ':' + canonicalJson(x);
+  }
+  return out + '}';
 }
 
-/** A hash of canonical settings text ({@link canonicalJson}): a write of the same settings is a no-op. */
-export function hashOfCanonical(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
-}
+/** A character JSON writes escaped (a quote, a backslash, a control character, a surrogate). */
+// eslint-disable-next-line no-control-regex -- control characters are what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** A hash of the settings' content (key order ignored): a write of the same settings is a no-op. */
-export function settingsHash(settings: Record<string, unknown>): string {
-  return hashOfCanonical(canonicalJson(settings));
+/** A canonical array index (`0` … `4294967294`), the keys JavaScript enumerates first. */
+function isArrayIndex(k: string): boolean {
+  const c = k.charCodeAt(0);
+  if (c < 0x30 || c > 0x39 || k.length > 10 || (c === 0x30 && k.length > 1)) return false;
+  for (let i = 1; i < k.length; i++) {
+    const d = k.charCodeAt(i);
+    if (d < 0x30 || d > 0x39) return false;
+  }
+  return Number(k) < 4294967295;
 }

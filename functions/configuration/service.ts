@@ -6,7 +6,7 @@ import { invalid, preconditionFailed } from '../../shared/errors.js';
 import { checkAbsent, checkEtag, concurrentlyChanged, type EtagCondition } from '../../shared/http/etag.js';
 import { isUniqueViolation } from '../../shared/sql/database.js';
 import { ifMatchRequired, secretValueRefused } from './errors.js';
-import { canonicalJson, hashOfCanonical, MAX_SETTINGS, scanSettings, type ScanResult } from './scan.js';
+import { MAX_SETTINGS, scanSettings, type ScanResult } from './scan.js';
 import type { ConfigurationVersionDto, ConfigurationVersionSummaryDto, PutConfiguration } from './schemas.js';
 import * as store from './store.js';
 
@@ -36,9 +36,8 @@ export const subject = (k: store.ConfigKey) => `tenants/${k.tenantId}/environmen
 /** Settings that passed the checks, with what they reference, their canonical JSON and its hash. */
 export interface CheckedSettings {
   scan: ScanResult;
-  /** The settings as JSON with sorted keys: what is stored (a jsonb column keeps no key order anyway) and hashed. */
+  /** The settings as JSON text, as stored (a jsonb column keeps no key order). */
   json: string;
-  hash: string;
 }
 
 /** Checks settings before anything else runs: names, references, size and secrets (400s). */
@@ -50,8 +49,7 @@ export function checkSettings(settings: Record<string, unknown>, serviceId: stri
   }
   if (scan.secrets.length > 0) throw secretValueRefused(scan.secrets);
   if (scan.settingCount > MAX_SETTINGS) throw invalid(`A configuration holds at most ${MAX_SETTINGS} settings; this one has ${scan.settingCount}.`, '/settings');
-  const json = canonicalJson(settings);
-  return { scan, json, hash: hashOfCanonical(json) };
+  return { scan, json: JSON.stringify(settings) };
 }
 
 /** What a publish did. */
@@ -82,6 +80,7 @@ export async function publishVersion(
   cond: { ifMatch: EtagCondition | undefined; ifNoneMatch: EtagCondition | undefined },
   principal: string,
   now: Date,
+  guard: store.PublishGuard & { refusal(state: store.PublishOutcome['service_state']): Error | undefined },
 ): Promise<Published> {
   // If-Match is evaluated first (RFC 9110 §13.2.2): with both, whatever exists fails one of them.
   if (cond.ifMatch !== undefined && cond.ifNoneMatch === '*') throw preconditionFailed('If-Match and If-None-Match: * cannot both hold.');
@@ -100,20 +99,23 @@ export async function publishVersion(
   };
   let outcome: store.PublishOutcome | undefined;
   try {
-    [outcome] = await run.once((db) => store.publish(db, row, checked.json, checked.scan, checked.hash, pre, { type: 'ConfigurationVersionPublished', subject: subject(k) }));
+    [outcome] = await run.once((db) => store.publish(db, row, checked.json, checked.scan, pre, { type: 'ConfigurationVersionPublished', subject: subject(k) }, guard));
   } catch (e) {
     // Two first writers: the second finds the version number taken.
     if (isUniqueViolation(e)) throw concurrentlyChanged('configuration');
     throw e;
   }
   if (!outcome) throw concurrentlyChanged('configuration');
+  // The service's state first: no precondition matters on a service that is gone or retired.
+  const refused = guard.refusal(outcome.service_state);
+  if (refused) throw refused;
   if (outcome.written !== null) return { row: { ...row, version: outcome.written }, created: outcome.v0 === 0, changed: true };
   // Nothing written: say why, as the conditions read under the lock.
   const current = outcome.v0 > 0 ? (outcome.etag0 ?? undefined) : undefined;
   checkAbsent(cond.ifNoneMatch, current);
   checkEtag(cond.ifMatch, current);
   if (current !== undefined && cond.ifMatch === undefined) throw ifMatchRequired();
-  if (current === undefined || outcome.hash0 !== checked.hash) throw concurrentlyChanged('configuration');
+  if (current === undefined || !outcome.same) throw concurrentlyChanged('configuration');
   const [latest] = await run.read((db) => store.selectVersion(db, k, outcome.v0));
   if (!latest) throw concurrentlyChanged('configuration');
   return { row: latest, created: false, changed: false };

@@ -1,6 +1,8 @@
 /** The configuration service's SQL (its own schema only; `search_path` is set by the transaction). */
-import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Generated, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import type { ServiceState } from '../catalog/api.js';
 import { emitFrom } from '../../shared/events/outbox.js';
+import { prepared } from '../../shared/sql/prepared.js';
 
 interface ConfigurationTable {
   tenant_id: string;
@@ -8,7 +10,8 @@ interface ConfigurationTable {
   service_id: string;
   latest_version: number;
   latest_etag: string | null;
-  settings_hash: string | null;
+  /** `jsonb_hash_extended(settings, 0)` of the latest version (see `publish`); compared in SQL only (int8 reads back as a double). */
+  settings_hash: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -80,23 +83,24 @@ const SUMMARY = ['tenant_id', 'environment_id', 'service_id', 'version', 'etag',
 
 /**
  * The sync read: the latest version's number and ETag (the head's primary key) and, for a named
- * consumer, what it last synced (the consumers' primary key). One statement, two index probes.
+ * consumer, what it last synced (the consumers' primary key). One statement, two index probes,
+ * compiled once (the hottest statement of the service).
  */
-export function selectSyncState(db: Db, k: ConfigKey, consumer: string | undefined) {
-  return db
+const syncState = prepared((db: Db, a: ConfigKey & { consumer: string }) =>
+  db
     .selectFrom('configurations as h')
     .leftJoin('configuration_consumers as c', (j) =>
-      j
-        .onRef('c.tenant_id', '=', 'h.tenant_id')
-        .onRef('c.environment_id', '=', 'h.environment_id')
-        .onRef('c.service_id', '=', 'h.service_id')
-        .on('c.consumer', '=', consumer ?? ''),
+      j.onRef('c.tenant_id', '=', 'h.tenant_id').onRef('c.environment_id', '=', 'h.environment_id').onRef('c.service_id', '=', 'h.service_id').on('c.consumer', '=', a.consumer),
     )
     .select(['h.latest_version', 'h.latest_etag', 'c.version as synced_version', 'c.last_seen_at'])
-    .where('h.tenant_id', '=', k.tenantId)
-    .where('h.environment_id', '=', k.environmentId)
-    .where('h.service_id', '=', k.serviceId)
-    .where('h.latest_version', '>', 0);
+    .where('h.tenant_id', '=', a.tenantId)
+    .where('h.environment_id', '=', a.environmentId)
+    .where('h.service_id', '=', a.serviceId)
+    .where('h.latest_version', '>', sql.lit(0)),
+);
+
+export function selectSyncState(db: Db, k: ConfigKey, consumer: string | undefined) {
+  return syncState(db, { tenantId: k.tenantId, environmentId: k.environmentId, serviceId: k.serviceId, consumer: consumer ?? '' });
 }
 
 /** One version, settings included. */
@@ -130,77 +134,56 @@ export type Precondition = { kind: 'absent' } | { kind: 'any' } | { kind: 'tags'
 export interface PublishOutcome {
   v0: number;
   etag0: string | null;
-  hash0: string | null;
+  /** The settings equal the latest version's (jsonb equality: key order and number spelling aside). */
+  same: boolean;
   written: number | null;
+  /** The guard's state of the service (see `publish`). */
+  service_state: ServiceState | null;
+}
+
+/** Another service's say in a publish: SQL that holds when it may write, and SQL naming the state it found. */
+export interface PublishGuard {
+  isLive: RawBuilder<boolean>;
+  state: RawBuilder<ServiceState>;
 }
 
 /**
- * Publishes version latest + 1 in one statement, or nothing: the head row is locked (`for update`,
- * so writers of one configuration run one after another), the precondition and the settings hash
- * are checked against it, and only when they hold are the head moved, the version and its
- * references inserted and the event put in the outbox. Two first writers of a configuration both
- * find no head; the second then fails on the versions' primary key (23505), changing nothing.
- * `settingsJson` is `row.settings` as JSON (serialized once, by the caller, for its hash too).
+ * Publishes version latest + 1 in one statement, or nothing: `publish_version` (migration 0002)
+ * locks the head (writers of one configuration run one after another), compares the settings
+ * with the latest version's (equal: nothing is written), checks the precondition and, only when
+ * the write is allowed, the settings differ and the precondition holds, writes the version, its
+ * references and the head; the same statement puts the event in the outbox when a version was
+ * written. Nothing is written either unless `guard.isLive` holds (the catalog's check that the
+ * service is live, run ahead of this statement in its transaction); the outcome names the state
+ * it found. `settingsJson` is `row.settings` as JSON text.
  */
 export function publish(
   db: Db,
   row: Omit<VersionRow, 'version'>,
   settingsJson: string,
   refs: { secretRefs: readonly string[]; serviceRefs: readonly string[] },
-  settingsHash: string,
   pre: Precondition,
   event: { type: string; subject: string },
+  guard: PublishGuard,
 ) {
   const t = row.tenant_id;
-  const e = row.environment_id;
-  const s = row.service_id;
   const tags = pre.kind === 'tags' ? JSON.stringify(pre.tags) : '[]';
-  // The references' inserts only when there are any (most versions reference nothing: no empty
-  // inserts to plan and run).
-  const insertRefs = (cte: 'sr' | 'vr', table: 'configuration_secret_refs' | 'configuration_service_refs', column: 'binding_name' | 'target_service_id', names: readonly string[]) =>
-    names.length === 0
-      ? sql``
-      : sql`, ${sql.raw(cte)} as (
-      insert into ${sql.table(table)} (tenant_id, ${sql.ref(column)}, environment_id, service_id, version)
-      select ${t}, name, ${e}, ${s}, ok.v from ok, jsonb_array_elements_text(${JSON.stringify(names)}::jsonb) as name
-    )`;
-  const secretRefs = insertRefs('sr', 'configuration_secret_refs', 'binding_name', refs.secretRefs);
-  const serviceRefs = insertRefs('vr', 'configuration_service_refs', 'target_service_id', refs.serviceRefs);
+  const secretRefs = JSON.stringify(refs.secretRefs);
   const q = sql<PublishOutcome>`
-    with cur as (
-      select latest_version, latest_etag::text as latest_etag, settings_hash from configurations
-      where tenant_id = ${t} and environment_id = ${e} and service_id = ${s}
-      for update
-    ), d as (
-      select coalesce((select latest_version from cur), 0) as v0, (select latest_etag from cur) as etag0, (select settings_hash from cur) as hash0
-    ), ok as (
-      select v0 + 1 as v, v0 from d
-      where hash0 is distinct from ${settingsHash}
-        and case ${pre.kind}::text
-              when 'absent' then v0 = 0
-              when 'any' then v0 > 0
-              else v0 > 0 and etag0 in (select jsonb_array_elements_text(${tags}::jsonb))
-            end
-    ), h as (
-      insert into configurations (tenant_id, environment_id, service_id, latest_version, latest_etag, settings_hash, created_at, updated_at)
-      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${settingsHash}, ${row.published_at}::timestamptz, ${row.published_at}::timestamptz from ok
-      on conflict (tenant_id, environment_id, service_id) do update
-        set latest_version = excluded.latest_version, latest_etag = excluded.latest_etag, settings_hash = excluded.settings_hash, updated_at = excluded.updated_at
-    ), v as (
-      insert into configuration_versions (tenant_id, environment_id, service_id, version, etag, settings, setting_count, secret_refs, comment, published_at, published_by)
-      select ${t}, ${e}, ${s}, v, ${row.etag}::uuid, ${settingsJson}::jsonb, ${row.setting_count}, ${JSON.stringify(row.secret_refs)}::jsonb,
-             ${row.comment}, ${row.published_at}::timestamptz, ${row.published_by} from ok
-      returning version
-    )${secretRefs}${serviceRefs}, ev as (
+    with p as (
+      select * from publish_version(${t}, ${row.environment_id}, ${row.service_id}, ${row.etag}::uuid, ${settingsJson}::jsonb, ${row.setting_count}::integer,
+        ${secretRefs}::jsonb, ${JSON.stringify(refs.serviceRefs)}::jsonb, ${row.comment}::text, ${row.published_at}::timestamptz, ${row.published_by}::text,
+        ${pre.kind}::text, ${tags}::jsonb, ${guard.isLive})
+    ), ev as (
       ${emitFrom(
         t,
         event,
-        sql`ok`,
-        sql`jsonb_build_object('version', ok.v, 'previousVersion', nullif(ok.v0, 0), 'settingCount', ${row.setting_count}::int,
-                               'secretRefs', ${JSON.stringify(row.secret_refs)}::jsonb, 'publishedBy', ${row.published_by}::text)`,
+        sql`p where p.written is not null`,
+        sql`jsonb_build_object('version', p.written, 'previousVersion', nullif(p.v0, 0), 'settingCount', ${row.setting_count}::integer,
+                               'secretRefs', ${secretRefs}::jsonb, 'publishedBy', ${row.published_by}::text)`,
       )}
     )
-    select d.v0, d.etag0, d.hash0, (select version from v) as written from d`;
+    select p.v0, p.etag0, p.same, p.written, ${guard.state} as service_state from p`;
   return { compile: () => q.compile(db) };
 }
 

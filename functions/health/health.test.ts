@@ -187,7 +187,7 @@ describe('appending health results', () => {
     // The store's guard holds on its own too: an upsert with an older observed_at changes nothing.
     await inScope(t.kernel.sql.forPlacement({ model: 'pooled' }), { tenantId: 'tenant-a', placement: { model: 'pooled' } }, HEALTH_SQL, async (trx) => {
       const { upsertLatest, latestOf, selectLatest } = await import('./store.js');
-      const [row] = await selectLatest(trx, 'tenant-a', db).execute();
+      const [row] = (await trx.executeQuery(selectLatest(trx, 'tenant-a', db).compile())).rows;
       await upsertLatest(trx, [{ ...row!, status: 'unhealthy', observed_at: new Date(row!.observed_at.getTime() - 1) }]);
       expect((await latestOf(trx, 'tenant-a', [db]))[0]?.status).toBe('degraded');
     });

@@ -1,4 +1,5 @@
 /** The health service's SQL (its own schema only; `search_path` is set by the transaction). */
+import { prepared } from '../../shared/sql/prepared.js';
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { HealthStatusValue } from './schemas.js';
 
@@ -188,8 +189,13 @@ const severityOf = (ref: string) => sql`(case ${sql.ref(ref)} when 'healthy' the
  * the row's environment, so the plan stays the primary key's.
  */
 export function selectLatest(db: Kysely<HealthDb>, tenantId: string, serviceId: string) {
-  return db.selectFrom('latest').selectAll().where('tenant_id', '=', tenantId).where('service_id', '=', serviceId);
+  return latestRow(db, { tenantId, serviceId });
 }
+
+/** The latest-by-service read is a primary-key lookup; compiled once (see shared/sql/prepared.ts). */
+const latestRow = prepared((db: Kysely<HealthDb>, a: { tenantId: string; serviceId: string }) =>
+  db.selectFrom('latest').selectAll().where('tenant_id', '=', a.tenantId).where('service_id', '=', a.serviceId),
+);
 
 /** A page of the latest rows of an environment's services, by service id. */
 export function selectLatestOfEnvironment(

@@ -69,19 +69,38 @@ export async function readJson(request: HttpRequest, maxBytes: number, contentTy
   if (bytes.byteLength > maxBytes) throw apiError('PayloadTooLarge', `The request body exceeds ${maxBytes} bytes.`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw apiError('InvalidJson', 'The request body is not valid UTF-8.');
   }
-  if (nestingDepth(text) > MAX_JSON_DEPTH) throw apiError('InvalidJson', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  if (mayNestDeeperThan(text, MAX_JSON_DEPTH) && nestingDepth(text) > MAX_JSON_DEPTH) {
+    throw apiError('InvalidJson', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw apiError('InvalidJson', 'The request body is not valid JSON.');
   }
-  rejectUnstorableText(value, 'body');
+  // Valid UTF-8 holds no lone surrogate, and JSON holds no raw NUL: only an escape can spell
+  // either, so a text without such an escape needs no walk of its value.
+  if (UNSTORABLE_ESCAPE.test(text)) rejectUnstorableText(value, 'body');
   return value;
+}
+
+/** Decodes UTF-8, refusing malformed bytes (stateless for whole buffers, so one serves all). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** An escape that may spell U+0000 or a surrogate (a superset: `\\u0000` matches too, and then the walk decides). */
+const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/** False when `text` has at most `max` opening brackets in all, so it cannot nest deeper (found with `indexOf`, no character loop). */
+function mayNestDeeperThan(text: string, max: number): boolean {
+  let n = 0;
+  for (const open of ['{', '[']) {
+    for (let i = text.indexOf(open); i !== -1; i = text.indexOf(open, i + 1)) if (++n > max) return true;
+  }
+  return false;
 }
 
 /** The deepest bracket nesting of a JSON text, counted without parsing (strings are skipped). */

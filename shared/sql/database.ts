@@ -3,8 +3,8 @@
  * top, and the tenant-scoped transaction every service query runs in.
  */
 import type { TokenCredential } from '@azure/identity';
-import { Kysely, PostgresDialect, sql, type Compilable, type DatabaseConnection, type Transaction } from 'kysely';
-import { scopedRead, UninlinableParameterError } from './scoped-read.js';
+import { Kysely, PostgresDialect, sql, type Compilable, type CompiledQuery, type DatabaseConnection, type Transaction } from 'kysely';
+import { scopedStatements, UninlinableParameterError } from './scoped-read.js';
 import pg from 'pg';
 import type { Settings, SqlTarget } from '../settings.js';
 import { UnavailableError } from '../errors.js';
@@ -17,6 +17,15 @@ const ENTRA_SCOPE = 'https://ossrdbms-aad.database.windows.net/.default';
 
 // int8 and numeric come back as strings by default; counts and sizes here fit in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/**
+ * A statement of one service that runs ahead of another service's statement, in its round trip
+ * and transaction (see {@link SqlDatabases.onceAfter}).
+ */
+export interface LeadStatement {
+  svc: ServiceSql;
+  build: (db: Kysely<any>) => Compilable<unknown>;
+}
 
 /** One database: its Kysely instance and pool, its logical name (`pooled`, a silo's) and its server. */
 interface DatabaseEntry {
@@ -77,16 +86,53 @@ export class SqlDatabases {
     return this.oneStatement(scope, svc, build);
   }
 
+  /**
+   * Runs `lead`, a statement of another service (under that service's role), and then `build`'s
+   * statement (under `svc`'s), in one round trip and one transaction, as {@link once} runs one:
+   * what `lead` sets transaction-locally and the rows it locks hold while the second statement
+   * runs, and a failure of either changes nothing. For a write that another service must allow
+   * (the catalog: "this service is live, and stays so until you commit"), without a second round
+   * trip and without a window between the check and the write. Both services' data must live in
+   * the same database for `scope`. Answers the second statement's rows.
+   */
+  async onceAfter<DB, Row>(scope: SqlScope, lead: LeadStatement, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
+    const s = scopeFor(svc, scope);
+    if (JSON.stringify(scopeFor(lead.svc, scope).placement) !== JSON.stringify(s.placement)) {
+      throw new Error(`${lead.svc.service} and ${svc.service} keep this scope's data in different databases`);
+    }
+    const db = this.forPlacement(s.placement);
+    const statements = [
+      { svc: lead.svc, query: lead.build(db).compile() },
+      { svc, query: build(db as Kysely<DB>).compile() as CompiledQuery<unknown> },
+    ];
+    return (await this.statements(s, statements))[1] as Row[];
+  }
+
   private async oneStatement<DB, Row>(scope: SqlScope, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
     const s = scopeFor(svc, scope);
-    const query = build(this.forPlacement(s.placement) as Kysely<DB>).compile();
+    const query = build(this.forPlacement(s.placement) as Kysely<DB>).compile() as CompiledQuery<unknown>;
+    return (await this.statements(s, [{ svc, query }]))[0] as Row[];
+  }
+
+  /** Statements in one round trip (scoped-read.ts); with a parameter that cannot be inlined, in a transaction. */
+  private async statements(scope: SqlScope, statements: { svc: ServiceSql; query: CompiledQuery<unknown> }[]): Promise<unknown[][]> {
+    const last = statements[statements.length - 1]!;
     try {
-      if ('tenantId' in s) annotateTenant(s.tenantId);
-      const { name, server } = this.entry(s.placement);
-      return await traceStatement({ database: name, server, sql: query.sql }, () => scopedRead(this.poolFor(s.placement), s, svc, query));
+      if ('tenantId' in scope) annotateTenant(scope.tenantId);
+      const { name, server } = this.entry(scope.placement);
+      return await traceStatement({ database: name, server, sql: last.query.sql }, () => scopedStatements(this.poolFor(scope.placement), scope, statements));
     } catch (e) {
       if (!(e instanceof UninlinableParameterError)) throw e;
-      return (await inScope(this.forPlacement(s.placement), s, svc, (trx) => trx.executeQuery(query))).rows;
+      return this.forPlacement(scope.placement)
+        .transaction()
+        .execute(async (trx) => {
+          const out: unknown[][] = [];
+          for (const { svc, query } of statements) {
+            await applyScope(trx, scope, svc);
+            out.push((await trx.executeQuery(query)).rows);
+          }
+          return out;
+        });
     }
   }
 
@@ -195,14 +241,19 @@ export async function inScope<DB, T>(
   if ('tenantId' in scope) annotateTenant(scope.tenantId);
   // The database's handle, typed to the service's tables for this transaction.
   return (db as Kysely<DB>).transaction().execute(async (trx) => {
-    const s = scopeSettings(scope);
-    await sql`select set_config('role', ${svc.role}, true),
-                     set_config('search_path', ${svc.schema}, true),
-                     set_config('app.tenant_id', ${s.tenantId}, true),
-                     set_config('app.scope', ${s.scope}, true),
-                     set_config('app.principal_id', ${s.principalId}, true)`.execute(trx);
+    await applyScope(trx, scope, svc);
     return fn(trx);
   });
+}
+
+/** Sets `scope` and `svc`'s role and schema for the rest of the transaction `trx`. */
+async function applyScope(trx: Transaction<any>, scope: SqlScope, svc: ServiceSql): Promise<void> {
+  const s = scopeSettings(scope);
+  await sql`select set_config('role', ${svc.role}, true),
+                   set_config('search_path', ${svc.schema}, true),
+                   set_config('app.tenant_id', ${s.tenantId}, true),
+                   set_config('app.scope', ${s.scope}, true),
+                   set_config('app.principal_id', ${s.principalId}, true)`.execute(trx);
 }
 
 /** `host:port` of a target, for dependency telemetry (never the user or password). */

@@ -126,9 +126,30 @@ export function scopePrelude(scope: SqlScope, svc: ServiceSql): string {
   );
 }
 
+/** Switches to another service's role and schema within a transaction whose scope is set. */
+function rolePrelude(svc: ServiceSql): string {
+  return `select set_config('role', ${literal(svc.role)}, true), set_config('search_path', ${literal(svc.schema)}, true)`;
+}
+
 /** Runs one compiled read in `scope` as `svc`'s role, in one round trip; returns its rows. */
 export async function scopedRead<Row>(pool: QueryPool, scope: SqlScope, svc: ServiceSql, query: CompiledQuery<Row>): Promise<Row[]> {
-  const statement = inlineParameters(query.sql, query.parameters);
-  const results = (await pool.query(`${scopePrelude(scope, svc)};\n${statement}`)) as { rows: Row[] }[];
-  return results[1]?.rows ?? [];
+  const [rows] = await scopedStatements(pool, scope, [{ svc, query }]);
+  return (rows ?? []) as Row[];
+}
+
+/**
+ * Runs statements of one or more services in `scope`, each after its own service's scope settings
+ * (its role and schema), in one round trip and so in one implicit transaction: a statement that
+ * fails aborts the rest, and what one sets transaction-locally (or locks) holds for the next.
+ * Returns each statement's rows.
+ */
+export async function scopedStatements(pool: QueryPool, scope: SqlScope, statements: readonly { svc: ServiceSql; query: CompiledQuery<unknown> }[]): Promise<unknown[][]> {
+  // The scope's settings once; each later statement only switches role and schema.
+  const text = statements
+    .map(({ svc, query }, i) => `${i === 0 ? scopePrelude(scope, svc) : rolePrelude(svc)};\n${inlineParameters(query.sql, query.parameters)}`)
+    .join(';\n');
+  const results = (await pool.query(text)) as { rows: unknown[] }[] | { rows: unknown[] };
+  // One statement in all (none here: each has its prelude) would come back as a single result.
+  const list = Array.isArray(results) ? results : [results];
+  return statements.map((_, i) => list[2 * i + 1]?.rows ?? []);
 }
