@@ -57,7 +57,8 @@ export function createEnvironments(kernel: Kernel): EnvironmentsInstance {
 
   const api: EnvironmentsApi = {
     async getEnvironment(tenant, environmentId) {
-      const r = await run(tenant, (trx) => store.getEnvironment(trx, tenant.tenantId, environmentId));
+      // One round trip: other services ask this before their writes.
+      const [r] = await kernel.sql.read(tenant, ENVIRONMENTS_SQL, (db) => store.selectEnvironment(db, tenant.tenantId, environmentId));
       return r
         ? { id: r.id, name: r.name, kind: r.kind, region: r.region, status: r.retired_at ? 'retired' : 'active', retiredAt: r.retired_at }
         : undefined;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectApiError, startTestApp, type CallResult, type TestApp } from '../../test/app.js';
@@ -385,6 +386,22 @@ describe('partitions and retention', () => {
     expect((await post('after-retention', [{ serviceId: svcA[0]!, status: 'healthy', observedAt: iso(ago(10)) }])).status).toBe(200);
     expect((await post('far-back', [{ serviceId: svcA[0]!, status: 'healthy', observedAt: iso(ago(29 * 86_400_000)) }])).status).toBe(200);
     tick();
+  });
+});
+
+describe('column arrays', () => {
+  it('writes array literals PostgreSQL reads back as the same values (quotes, backslashes, braces, commas, NULL, times)', async () => {
+    const { arrayLiteral } = await import('./store.js');
+    const piece = fc.constantFrom('"', '\\', '{', '}', ',', ' ', 'NULL', 'null', 'a', 'é', '😀', '\t', "'");
+    const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.array(piece, { maxLength: 8 }).map((xs) => xs.join('')));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.option(text, { nil: null }), { maxLength: 20 }), fc.array(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }), { maxLength: 5 }), async (strings, dates) => {
+        const r = await sql<{ s: (string | null)[]; d: Date[] }>`select ${arrayLiteral(strings)}::text[] as s, ${arrayLiteral(dates)}::timestamptz[] as d`.execute(owner());
+        expect(r.rows[0]!.s).toEqual(strings);
+        expect(r.rows[0]!.d.map((d) => d.getTime())).toEqual(dates.map((d) => d.getTime()));
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 

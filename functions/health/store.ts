@@ -44,6 +44,12 @@ interface LatestTable {
   ord: number;
 }
 
+/** `latest` as stored: also the status its last write replaced (see `advanceUniformLatest`). */
+interface LatestStored extends LatestTable {
+  /** The status before the row's last write; null when that write inserted it. */
+  status_before: HealthStatusValue | null;
+}
+
 interface BatchTable {
   tenant_id: string;
   batch_id: string;
@@ -56,7 +62,7 @@ interface BatchTable {
 export interface HealthDb {
   results: ResultTable;
   transitions: TransitionTable;
-  latest: LatestTable;
+  latest: LatestStored;
   batches: BatchTable;
 }
 
@@ -99,11 +105,44 @@ export async function getBatch(trx: Tx, tenantId: string, batchId: string): Prom
 /** A column of an `unnest` insert: its name and the PostgreSQL array type its values travel as. */
 type Column<Row> = readonly [keyof Row & string, string];
 
-/** `insert into <table> (<columns>) select * from unnest(<one array per column>)`, the rows travelling as column arrays. */
-function unnestInsert<Row>(table: keyof HealthDb, columns: readonly Column<Row>[], rows: readonly Row[]) {
+/**
+ * `insert into <table> (<columns>) select … from unnest(<one array per column>)`, the rows
+ * travelling as column arrays. A column that holds one value in every row (the tenant, the batch,
+ * the environment, the time received …) travels once, as a scalar.
+ */
+function unnestInsert<Row extends object>(table: keyof HealthDb, columns: readonly Column<Row>[], rows: readonly Row[]) {
   const names = sql.join(columns.map(([c]) => sql.ref(c)));
-  const arrays = sql.join(columns.map(([c, type]) => sql`${rows.map((r) => r[c])}::${sql.raw(type)}[]`));
-  return sql`insert into ${sql.table(table)} (${names}) select * from unnest(${arrays})`;
+  const first = rows[0];
+  const constant = columns.map(([c]) => rows.length > 1 && first !== undefined && rows.every((r) => sameValue(r[c], first[c])));
+  // unnest needs one array at least.
+  if (constant.every(Boolean)) constant[0] = false;
+  const varying = columns.filter((_, i) => !constant[i]);
+  const select = sql.join(columns.map(([c, type], i) => (constant[i] ? sql`${scalar(first![c])}::${sql.raw(type)}` : sql.ref(`u.${c}`))));
+  const arrays = sql.join(varying.map(([c, type]) => sql`${arrayLiteral(rows.map((r) => r[c]))}::${sql.raw(type)}[]`));
+  return sql`insert into ${sql.table(table)} (${names}) select ${select} from unnest(${arrays}) as u(${sql.join(varying.map(([c]) => sql.ref(c)))})`;
+}
+
+const sameValue = (a: unknown, b: unknown) => a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
+const scalar = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
+
+/**
+ * A PostgreSQL array literal of `values` (each element double-quoted, `"` and `\` escaped; null
+ * as NULL; times in ISO 8601), built here in one pass: the driver's own conversion escapes every
+ * element with two regular expressions and formats every time in the local zone.
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else if (typeof v === 'number') out += Number.isFinite(v) ? String(v) : `"${String(v)}"`;
+    else {
+      const text = v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
+      out += text.includes('"') || text.includes('\\') ? `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"` : `"${text}"`;
+    }
+  }
+  return `${out}}`;
 }
 
 /**
@@ -111,7 +150,7 @@ function unnestInsert<Row>(table: keyof HealthDb, columns: readonly Column<Row>[
  * one parameter per column instead of one per value, so the statement's size and the time to parse
  * and bind it do not grow with the batch. `tail` follows the select (an `on conflict` clause).
  */
-async function insertUnnest<Row>(trx: Tx, table: keyof HealthDb, columns: readonly Column<Row>[], rows: readonly Row[], tail = sql``): Promise<void> {
+async function insertUnnest<Row extends object>(trx: Tx, table: keyof HealthDb, columns: readonly Column<Row>[], rows: readonly Row[], tail = sql``): Promise<void> {
   for (let i = 0; i < rows.length; i += 5000) await sql`${unnestInsert(table, columns, rows.slice(i, i + 5000))} ${tail}`.execute(trx);
 }
 
@@ -151,7 +190,7 @@ export async function latestOf(trx: Tx, tenantId: string, serviceIds: readonly s
  */
 export async function upsertLatest(trx: Tx, rows: readonly LatestRow[]): Promise<void> {
   const set = sql.join(LATEST_COLUMNS.filter(([c]) => c !== 'tenant_id' && c !== 'service_id').map(([c]) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`));
-  await insertUnnest(trx, 'latest', LATEST_COLUMNS, rows, sql`on conflict (tenant_id, service_id) do update set ${set} where latest.observed_at <= excluded.observed_at`);
+  await insertUnnest(trx, 'latest', LATEST_COLUMNS, rows, sql`on conflict (tenant_id, service_id) do update set ${set}, status_before = latest.status where latest.observed_at <= excluded.observed_at`);
 }
 
 /**
@@ -159,9 +198,10 @@ export async function upsertLatest(trx: Tx, rows: readonly LatestRow[]): Promise
  * whose counted results in the batch all hold one status (`rows`: the row each ends on, with
  * `changed_at` the first of those results): a stored row is replaced only if that first result is
  * newer than it (later, or as late and worse), and keeps its `changed_at` when the status is
- * unchanged. Returns the services it wrote with their status before (null: no row before), read in
- * the statement's own snapshot, which does not see the statement's writes. A service not returned
- * was left as it was (a result of the batch no newer than its row) for the caller to decide.
+ * unchanged. Returns the services it wrote with their status before (null: no row before): the
+ * update keeps it in `status_before`, so the statement returns it without reading any row again.
+ * A service not returned was left as it was (a result of the batch no newer than its row) for the
+ * caller to decide.
  */
 export async function advanceUniformLatest(trx: Tx, rows: readonly LatestRow[]): Promise<Map<string, HealthStatusValue | null>> {
   const out = new Map<string, HealthStatusValue | null>();
@@ -171,11 +211,11 @@ export async function advanceUniformLatest(trx: Tx, rows: readonly LatestRow[]):
   );
   for (let i = 0; i < rows.length; i += 5000) {
     const r = await sql<{ service_id: string; before: HealthStatusValue | null }>`${unnestInsert('latest', LATEST_COLUMNS, rows.slice(i, i + 5000))}
-      on conflict (tenant_id, service_id) do update set ${set},
+      on conflict (tenant_id, service_id) do update set ${set}, status_before = latest.status,
         changed_at = case when latest.status = excluded.status then latest.changed_at else excluded.changed_at end
       where excluded.changed_at > latest.observed_at
          or (excluded.changed_at = latest.observed_at and ${severityOf('excluded.status')} > ${severityOf('latest.status')})
-      returning service_id, (select o.status from latest o where o.tenant_id = latest.tenant_id and o.service_id = latest.service_id) as before`.execute(trx);
+      returning service_id, status_before as before`.execute(trx);
     for (const row of r.rows) out.set(row.service_id, row.before);
   }
   return out;
