@@ -86,6 +86,21 @@ describe('the local stack over HTTP', () => {
     expect(doc.body.paths['/tenants/{tenantId}'].get.operationId).toBe('tenantGet');
   });
 
+  it('reads a JSON body sent chunked (no Content-Length) through the host, as HTTP streaming passes it on', async () => {
+    const root = await token('e2e-admin', true);
+    const text = new TextEncoder().encode(JSON.stringify({ id: 'e2e-chunked', displayName: 'Sent in chunks' }));
+    // A body stream: fetch sends it with Transfer-Encoding: chunked.
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < text.length; i += 7) c.enqueue(text.subarray(i, i + 7));
+        c.close();
+      },
+    });
+    const r = await fetch(`${host.url}/api/tenants`, { method: 'POST', headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' }, body, duplex: 'half' });
+    expect(r.status, await r.clone().text()).toBe(201);
+    expect((await call('GET', 'tenants/e2e-chunked', { token: root })).body).toMatchObject({ id: 'e2e-chunked', displayName: 'Sent in chunks' });
+  });
+
   it('answers an unknown route with an empty 404, as the Functions host does', async () => {
     const r = await call('GET', 'no/such/route');
     expect(r.status).toBe(404);

@@ -56,6 +56,41 @@ describe('readJson', () => {
     expect(await outcome('{"a":"\\\\u0000"}')).toBe('ok');
   });
 
+  it('reads a body without Content-Length (chunked, as HTTP streaming passes it on), and stops reading at the bound', async () => {
+    // A request as the worker builds one with HTTP streaming on: a native Request with a body stream.
+    const streamed = (chunks: () => Iterable<Uint8Array>, headers: Record<string, string> = {}) => {
+      let pulled = 0;
+      const it = chunks()[Symbol.iterator]();
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          const n = it.next();
+          if (n.done) c.close();
+          else {
+            pulled++;
+            c.enqueue(n.value);
+          }
+        },
+      });
+      const nativeRequest = new Request('http://127.0.0.1/api/x', { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, duplex: 'half' });
+      return { request: new HttpRequest({ nativeRequest } as never), pulled: () => pulled };
+    };
+    const text = new TextEncoder().encode(JSON.stringify({ a: 'x'.repeat(3000) }));
+    const ok = streamed(function* () {
+      for (let i = 0; i < text.length; i += 1000) yield text.subarray(i, i + 1000);
+    });
+    expect(await readJson(ok.request, 1 << 20)).toEqual({ a: 'x'.repeat(3000) });
+    // Endless, and lying about its length: refused once the bound is passed, the rest never pulled.
+    const endless = streamed(
+      function* () {
+        for (;;) yield new Uint8Array(64 * 1024).fill(0x20);
+      },
+      { 'content-length': '10' },
+    );
+    await expect(readJson(endless.request, 1 << 20)).rejects.toMatchObject({ code: 'PayloadTooLarge' });
+    expect(endless.pulled()).toBeLessThan(40);
+    expect(await outcome('')).toBe('InvalidJson');
+  });
+
   it(`refuses nesting deeper than ${MAX_JSON_DEPTH} levels, counting only brackets outside strings`, async () => {
     const nested = (n: number) => '['.repeat(n) + ']'.repeat(n);
     expect(await outcome(nested(MAX_JSON_DEPTH))).toBe('ok');

@@ -54,14 +54,13 @@ export function kernelErrors(method: HttpMethod, def: RouteImpl): ErrorReason[] 
   add('InvalidRequest', 'an unknown or malformed query parameter');
   if (def.body) {
     add('InvalidRequest', 'the body does not match its schema, or holds a NUL character');
-    add('InvalidJson', 'the body is not UTF-8 JSON');
-    add('LengthRequired', 'the request has no Content-Length (a chunked body reaches Azure Functions empty)');
+    add('InvalidJson', 'the body is empty, or not UTF-8 JSON');
     add('PayloadTooLarge', 'the body is larger than the limit');
     add('UnsupportedMediaType', `the body is not \`${def.body.contentType ?? 'application/json'}\``);
   }
   if (def.stream) {
     add('InvalidRequest', 'the Content-Length header is not a number');
-    add('LengthRequired', 'the request has no Content-Length (a chunked body reaches Azure Functions empty)');
+    add('LengthRequired', "the request has no Content-Length (an upload's size is checked before it starts)");
     add('PayloadTooLarge', `the body is larger than ${def.stream.maxBytes} bytes`);
     add('UnsupportedMediaType', `the body is not one of ${def.stream.mediaTypes.map((m) => `\`${m}\``).join(', ')}`);
   }

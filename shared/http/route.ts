@@ -74,7 +74,7 @@ export interface Reply {
 /**
  * A request body the handler reads itself, as a stream (`ctx.request.body`), neither parsed nor
  * buffered by the pipeline: large uploads. The pipeline checks only its headers: a Content-Length
- * (a chunked body reaches Azure Functions empty) of at most `maxBytes`, and one of `mediaTypes`.
+ * (the upload's size is checked before it starts) of at most `maxBytes`, and one of `mediaTypes`.
  */
 export interface StreamBody {
   mediaTypes: readonly string[];
