@@ -66,7 +66,7 @@ export function tenantHandlers({ api, schemas: s, siloExists }: TenantHandlerDep
     params: schemas.TenantParams,
     responses: { 200: { description: 'The tenant', schema: s.Tenant } },
     handler: async (ctx) => {
-      const [row] = await ctx.read(TENANTS_SQL, (db) => store.selectTenant(db, ctx.params.tenantId));
+      const [row] = await ctx.read(TENANTS_SQL, (db) => store.readTenant(db, { tenantId: ctx.params.tenantId }));
       if (!row) throw notFound(`Tenant '${ctx.params.tenantId}'`, 'tenantId');
       return { status: 200, body: tenantDto(row), etag: row.etag };
     },

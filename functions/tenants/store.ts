@@ -1,5 +1,6 @@
 /** The tenants service's SQL (its own schema only; `search_path` is set by the transaction). */
 import { sql, type Generated, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { prepared } from '../../shared/sql/prepared.js';
 import type { QuotasDto } from './schemas.js';
 
 interface TenantTable {
@@ -48,6 +49,9 @@ type Q = Kysely<TenantsDb> | Tx;
 export function selectTenant(db: Q, tenantId: string) {
   return db.selectFrom('tenants').selectAll().where('tenant_id', '=', tenantId);
 }
+
+/** A tenant by id, compiled once (the tenant read is the pipeline's reference point read). */
+export const readTenant = prepared((db: Kysely<TenantsDb>, a: { tenantId: string }) => db.selectFrom('tenants').selectAll().where('tenant_id', '=', a.tenantId));
 
 export async function getTenant(trx: Tx, tenantId: string): Promise<TenantRow | undefined> {
   return selectTenant(trx, tenantId).executeTakeFirst();
