@@ -387,6 +387,34 @@ describe('partitions and retention', () => {
     expect((await post('far-back', [{ serviceId: svcA[0]!, status: 'healthy', observedAt: iso(ago(29 * 86_400_000)) }])).status).toBe(200);
     tick();
   });
+
+  it('expires the small tables tenant by tenant: a tenant that fails is reported, and the others are done', async () => {
+    expect((await post('expiry-probe', [{ serviceId: svcA[1]!, status: 'healthy', observedAt: iso(ago(10)) }])).status).toBe(200);
+    expect(await count('batches')).toBeGreaterThan(0);
+    const { runRetention } = await import('./retention.js');
+    // Fault injection (no stand-in fails one tenant's database work): every statement of tenant
+    // 'ghost' fails as a dropped connection would; the real database serves everything else.
+    const real = t.kernel.sql;
+    const faulty = Object.assign(Object.create(real) as typeof real, {
+      run: ((scope, svc, fn) => ('tenantId' in scope && scope.tenantId === 'ghost' ? Promise.reject(new Error('Connection terminated unexpectedly')) : real.run(scope, svc, fn))) as typeof real.run,
+    });
+    const pooledRef = { model: 'pooled' } as const;
+    const tenants = {
+      async *listTenants() {
+        yield { tenantId: 'ghost', placement: pooledRef };
+        yield { tenantId: 'tenant-a', placement: pooledRef };
+      },
+    };
+    const later = new Date(clock.getTime() + 40 * 86_400_000);
+    const summary = await runRetention({ sql: faulty, now: later, tenants: tenants as never });
+    expect(summary.failed).toEqual([]);
+    expect(summary.failedTenants).toEqual([{ tenantId: 'ghost', message: 'Connection terminated unexpectedly' }]);
+    expect(summary.databases[0]!.expiredRows).toBeGreaterThan(0);
+    expect(await count('batches')).toBe(0);
+    expect(await count('latest')).toBe(0);
+    // A run at the test's own clock makes the days around it again (the plans below read them).
+    expect((await t.instance<HealthInstance>('health').retention()).failed).toEqual([]);
+  });
 });
 
 describe('column arrays', () => {

@@ -6,21 +6,26 @@
  *    (an ingest also creates a missing day itself, so a late timer never refuses results);
  * 2. drops every partition of `results` and `transitions` whose whole UTC day is older than
  *    `now − 30 days` — a `DROP TABLE`, no row deletes, no vacuum debt;
- * 3. per tenant, deletes the rows of the two small tables older than the cut-off: `latest` rows
- *    of services that sent nothing for 30 days, and `batches` records (one row per batch).
+ * 3. per tenant (the shared tenant sweep), deletes the rows of the two small tables older than the
+ *    cut-off: `latest` rows of services that sent nothing for 30 days, and `batches` records (one
+ *    row per batch), in batches of {@link BATCH}, at most {@link MAX_BATCHES} a tenant a run.
  *
  * Partition DDL runs through the migrator-owned `SECURITY DEFINER` functions (see the migration),
- * the only DDL the service role can cause. A database that fails is reported, the others proceed.
+ * the only DDL the service role can cause. A database that fails is reported and its tenants are
+ * left for the next run; a tenant that fails is reported, and the others proceed.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { SqlDatabases } from '../../shared/sql/database.js';
 import type { Placement } from '../../shared/sql/service-db.js';
+import { deleteInBatches, sweepTenants, type TenantFailure } from '../../shared/tenant-sweep.js';
 import type { TenantsApi } from '../tenants/api.js';
 import { addDays, PARTITIONS_AHEAD_DAYS, retentionCutoff, utcDay } from './service.js';
 import { HEALTH_SQL } from './sql.js';
 import * as store from './store.js';
 
 const BATCH = 5_000;
+/** Batches per tenant per run: a tenant with more left over finishes on the next runs. */
+const MAX_BATCHES = 100;
 
 /** What a run did in one database. */
 export interface DatabaseRetention {
@@ -28,6 +33,8 @@ export interface DatabaseRetention {
   created: number;
   dropped: string[];
   expiredRows: number;
+  /** Tenants whose expiry stopped at {@link MAX_BATCHES} (the rest waits for the next run). */
+  unfinishedTenants: number;
   error?: string;
 }
 
@@ -35,7 +42,10 @@ export interface DatabaseRetention {
 export interface RetentionSummary {
   cutoff: string;
   databases: DatabaseRetention[];
+  /** Databases whose partition work failed. */
   failed: string[];
+  /** Tenants whose small-table expiry failed (the other tenants were done). */
+  failedTenants: TenantFailure[];
 }
 
 const key = (p: Placement) => (p.model === 'pooled' ? 'pooled' : p.database);
@@ -46,7 +56,7 @@ export async function runRetention(deps: { sql: SqlDatabases; now: Date; tenants
   const today = utcDay(deps.now);
   const out = new Map<string, DatabaseRetention>();
   for (const { name, placement } of deps.sql.all()) {
-    const r: DatabaseRetention = { database: name, created: 0, dropped: [], expiredRows: 0 };
+    const r: DatabaseRetention = { database: name, created: 0, dropped: [], expiredRows: 0, unfinishedTenants: 0 };
     out.set(name, r);
     try {
       await deps.sql.run({ platform: true, placement }, HEALTH_SQL, async (trx) => {
@@ -57,21 +67,20 @@ export async function runRetention(deps: { sql: SqlDatabases; now: Date; tenants
       r.error = e instanceof Error ? e.message : String(e);
     }
   }
-  for await (const tenant of deps.tenants.listTenants()) {
+  const { failures } = await sweepTenants(deps.tenants, { label: 'health retention' }, async (tenant) => {
     const r = out.get(key(tenant.placement));
-    if (!r || r.error !== undefined) continue;
-    try {
-      for (;;) {
-        const n = await deps.sql.run(tenant, HEALTH_SQL, (trx) => store.expireSmallTables(trx, tenant.tenantId, cutoff, BATCH));
-        r.expiredRows += n;
-        if (n < BATCH) break;
-      }
-    } catch (e) {
-      r.error = `tenant ${tenant.tenantId}: ${e instanceof Error ? e.message : String(e)}`;
-    }
-  }
+    // Its database could not be reached for the partitions: left for the next run.
+    if (!r || r.error !== undefined) return;
+    const { deleted, unfinished } = await deleteInBatches(
+      () => deps.sql.run(tenant, HEALTH_SQL, (trx) => store.expireSmallTables(trx, tenant.tenantId, cutoff, BATCH)),
+      BATCH,
+      MAX_BATCHES,
+    );
+    r.expiredRows += deleted;
+    if (unfinished) r.unfinishedTenants++;
+  });
   const databases = [...out.values()];
-  return { cutoff: cutoff.toISOString(), databases, failed: databases.filter((d) => d.error !== undefined).map((d) => d.database) };
+  return { cutoff: cutoff.toISOString(), databases, failed: databases.filter((d) => d.error !== undefined).map((d) => d.database), failedTenants: failures };
 }
 
 /** The timer's handler: runs, logs the summary, and logs an error for each database that failed. */
@@ -81,6 +90,7 @@ export function retentionTimerHandler(run: () => Promise<RetentionSummary>) {
     const dropped = summary.databases.reduce((n, d) => n + d.dropped.length, 0);
     context.log(`health retention: cut-off ${summary.cutoff}, ${dropped} partition(s) dropped, ${summary.databases.reduce((n, d) => n + d.created, 0)} created`);
     for (const d of summary.databases) if (d.error !== undefined) context.error(`health retention failed in database ${d.database}: ${d.error}`);
+    for (const f of summary.failedTenants) context.error(`health retention: tenant ${f.tenantId} failed: ${f.message}`);
     return summary;
   };
 }
