@@ -9,6 +9,7 @@ import type { Kernel } from '../../shared/kernel.js';
 import type { OrchestrationPort } from '../../shared/orchestration.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
 import { storageMap } from '../../shared/storage-map.js';
+import { deleteInBatches, sweepTenants } from '../../shared/tenant-sweep.js';
 import { agentObservations, storageTopologySource } from './actual.js';
 import { SEVERITIES, type Severity } from './diff.js';
 import type { ScanPorts } from './scan.js';
@@ -43,6 +44,8 @@ const DAY_MS = 86_400_000;
 /** Resolved findings are kept this long (the storage map's figure); open ones indefinitely. */
 export const RESOLVED_RETENTION_DAYS = storageMap.driftFindings.retentionDays;
 const PURGE_BATCH = 1_000;
+/** Batches per tenant per purge run (the rest waits for the next run). */
+const PURGE_MAX_BATCHES = 500;
 
 /** Builds the service and plugs its fact provider into the catalog. */
 export function createDrift(kernel: Kernel, deps: DriftNeeds): DriftInstance {
@@ -83,20 +86,12 @@ export function createDrift(kernel: Kernel, deps: DriftNeeds): DriftInstance {
     async purgeResolved(log = () => undefined) {
       const cutoff = new Date(kernel.now().getTime() - RESOLVED_RETENTION_DAYS * DAY_MS);
       const out = { cutoff: cutoff.toISOString(), tenants: 0, deleted: 0, failures: [] as string[] };
-      for await (const t of deps.tenants.listTenants()) {
-        out.tenants++;
-        const tenant = { tenantId: t.tenantId, placement: t.placement };
-        try {
-          for (;;) {
-            const n = await run(tenant, (trx) => store.deleteResolvedBefore(trx, t.tenantId, cutoff, PURGE_BATCH));
-            out.deleted += n;
-            if (n < PURGE_BATCH) break;
-          }
-        } catch (e) {
-          log(`drift retention: tenant ${t.tenantId} failed: ${e instanceof Error ? e.message : String(e)}`);
-          out.failures.push(t.tenantId);
-        }
-      }
+      const swept = await sweepTenants(deps.tenants, { log, label: 'drift retention' }, async (tenant) => {
+        const { deleted } = await deleteInBatches(() => run(tenant, (trx) => store.deleteResolvedBefore(trx, tenant.tenantId, cutoff, PURGE_BATCH)), PURGE_BATCH, PURGE_MAX_BATCHES);
+        out.deleted += deleted;
+      });
+      out.tenants = swept.tenants;
+      out.failures = swept.failures.map((f) => f.tenantId);
       return out;
     },
   };

@@ -5,6 +5,7 @@
  * failure marks the scan failed. `DriftScanStarted` / `DriftScanFinished` go to Application Insights.
  */
 import { createHash } from 'node:crypto';
+import { sweepTenants } from '../../shared/tenant-sweep.js';
 import type { Kernel } from '../../shared/kernel.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
 import { loadActual, type ActualSource, type ActualState } from './actual.js';
@@ -182,14 +183,20 @@ export async function runScanInProcess(p: ScanPorts, input: ScanInput): Promise<
   }
 }
 
-/** The live environments a sweep covers: every tenant's, or only the named tenants'. */
-export async function scanTargets(p: Pick<ScanPorts, 'deps'>, tenantIds?: readonly string[]): Promise<{ tenant: TenantRef; environmentId: string }[]> {
-  const only = tenantIds ? new Set(tenantIds) : undefined;
+/**
+ * The live environments a sweep covers: every active tenant's, or only the named tenants'. A
+ * tenant whose environments cannot be listed (its silo is down) is logged and left out of this
+ * sweep; the other tenants' environments are listed all the same.
+ */
+export async function scanTargets(p: Pick<ScanPorts, 'deps' | 'log'>, tenantIds?: readonly string[]): Promise<{ tenant: TenantRef; environmentId: string }[]> {
   const out: { tenant: TenantRef; environmentId: string }[] = [];
-  for await (const t of p.deps.tenants.listTenants()) {
-    if (t.status !== 'active' || (only && !only.has(t.tenantId))) continue;
-    const tenant: TenantRef = { tenantId: t.tenantId, placement: t.placement };
-    for await (const e of p.deps.environments.listEnvironments(tenant)) out.push({ tenant, environmentId: e.id });
-  }
+  const active = { listTenants: async function* () {
+    for await (const t of p.deps.tenants.listTenants()) if (t.status === 'active') yield t;
+  } };
+  await sweepTenants(active, { ...(tenantIds ? { tenantIds } : {}), log: p.log, label: 'drift sweep targets' }, async (tenant) => {
+    const found: { tenant: TenantRef; environmentId: string }[] = [];
+    for await (const e of p.deps.environments.listEnvironments(tenant)) found.push({ tenant, environmentId: e.id });
+    out.push(...found);
+  });
   return out;
 }
