@@ -68,6 +68,8 @@ export interface LiveServiceCheck {
   state: RawBuilder<ServiceState>;
   /** The error for a state that refuses the write (404 missing, 409 retired), or `undefined` when live. */
   refusal(state: ServiceState | null): DomainError | undefined;
+  /** The same, from the rows `statement` answered (run as a transaction's lead: `ctx.tx(…, { lead })`). */
+  refusalOf(rows: readonly unknown[]): DomainError | undefined;
 }
 
 /** A service's state as a live-service check finds it. */
@@ -167,10 +169,12 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
 const STATE_SETTING = 'app.catalog_service_state';
 
 function liveServiceCheck(tenantId: string, environmentId: string, serviceId: string): LiveServiceCheck {
+  const refusal = (state: ServiceState | null) => (state === 'live' ? undefined : state === 'retired' ? serviceRetired(serviceId) : notFound(`Service '${serviceId}'`, 'serviceId'));
   return {
     statement: { svc: CATALOG_SQL, build: (db) => store.checkServiceState(db as Kysely<store.CatalogDb>, tenantId, environmentId, serviceId, STATE_SETTING) },
     isLive: sql<boolean>`(current_setting(${sql.lit(STATE_SETTING)}, true) = 'live')`,
     state: sql<ServiceState>`current_setting(${sql.lit(STATE_SETTING)}, true)`,
-    refusal: (state) => (state === 'live' ? undefined : state === 'retired' ? serviceRetired(serviceId) : notFound(`Service '${serviceId}'`, 'serviceId')),
+    refusal,
+    refusalOf: (rows) => refusal(((rows[0] as { state?: ServiceState } | undefined)?.state ?? null)),
   };
 }

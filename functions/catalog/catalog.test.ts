@@ -49,6 +49,53 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
+describe('the live-service check another service runs in its write', () => {
+  it('answers live, retired or missing, and holds the service: a retirement waits for the write to end (on a PostgreSQL server)', async () => {
+    const catalog = t.instance<CatalogInstance>('catalog').api;
+    const scope = { tenantId: 'tenant-a', placement: pooled };
+    const id = (await register('tenant-a', envA, olga, svc('held'))).body.id as string;
+    const state = (environmentId: string, serviceId: string) =>
+      t.kernel.sql.onceAfter(scope, catalog.liveServiceCheck(scope, environmentId, serviceId).statement, CATALOG_SQL, (db) => ({
+        compile: () => sql<{ s: string }>`select current_setting('app.catalog_service_state', true) as s`.compile(db),
+      }));
+    expect((await state(envA, id))[0]?.s).toBe('live');
+    expect((await state(envA2, id))[0]?.s).toBe('missing');
+    expect((await state(envA, 'svc_0000000000000000'))[0]?.s).toBe('missing');
+    expect(catalog.liveServiceCheck(scope, envA, id).refusalOf([{ state: 'retired' }])).toMatchObject({ code: 'ServiceRetired' });
+    expect(catalog.liveServiceCheck(scope, envA, id).refusalOf([{ state: 'missing' }])).toMatchObject({ code: 'NotFound' });
+    // PGlite serves one session at a time: there is no second writer to wait.
+    if (t.db.engine === 'pglite') return;
+
+    // A write of another service holds the check's lock, its transaction still open.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let held!: () => void;
+    const holding = new Promise<void>((r) => (held = r));
+    const write = t.kernel.sql.run(scope, CATALOG_SQL, async (trx) => {
+      const { leadIn } = await import('../../shared/sql/database.js');
+      const rows = await leadIn(trx, scope, catalog.liveServiceCheck(scope, envA, id).statement, CATALOG_SQL);
+      held();
+      await released;
+      return rows;
+    });
+    await holding;
+    let retiredAt: number | undefined;
+    const retire = t.call('POST', `tenants/tenant-a/environments/${envA}/services/${id}/retire`, { token: olga }).then((r) => ((retiredAt = Date.now()), r));
+    // The retirement is waiting on the row lock (seen in pg_stat_activity), not done.
+    const waiting = async () =>
+      (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%services%'`.execute(t.owner.forPlacement(pooled))).rows[0]!.n;
+    for (let i = 0; i < 200 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await waiting()).toBe(1);
+    expect(retiredAt).toBeUndefined();
+    const releasedAt = Date.now();
+    release();
+    expect(await write).toEqual([{ state: 'live' }]);
+    expect((await retire).status).toBe(200);
+    expect(retiredAt!).toBeGreaterThanOrEqual(releasedAt);
+    expect((await state(envA, id))[0]?.s).toBe('retired');
+  });
+});
+
 describe('catalog', () => {
   it('registers, reads, patches with If-Match and retires a service', async () => {
     const base = `tenants/tenant-a/environments/${envA}/services`;

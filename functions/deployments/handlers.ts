@@ -104,7 +104,18 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
     handler: async (ctx) => {
       const { environmentId } = ctx.params;
       const tenant = { tenantId: ctx.tenant.tenantId, maxDeploymentsPerDay: ctx.tenant.quotas.maxDeploymentsPerDay ?? 0 };
-      const row = await ctx.tx(DEPLOYMENTS_SQL, (trx) => createDeployment(trx, tenant, environmentId, ctx.prepared, ctx.principal.id, ctx.body.reason ?? null, now()));
+      // The catalog's check leads the transaction again, share-locking the service: a retirement
+      // waits for this deployment to be written, and its listener then cancels it.
+      const live = ports.catalog.liveServiceCheck(tenantOf(ctx), environmentId, ctx.body.serviceId);
+      const row = await ctx.tx(
+        DEPLOYMENTS_SQL,
+        (trx, lead) => {
+          const refused = live.refusalOf(lead);
+          if (refused) throw refused;
+          return createDeployment(trx, tenant, environmentId, ctx.prepared, ctx.principal.id, ctx.body.reason ?? null, now());
+        },
+        { lead: live.statement },
+      );
       return { status: 201, body: toDeploymentDto(row), headers: { Location: location(tenant.tenantId, environmentId, row.id) } };
     },
   });

@@ -6,7 +6,7 @@ import { negotiate } from '../../shared/http/negotiate.js';
 import { decodeCursor } from '../../shared/http/pagination.js';
 import { route, type TenantAccess } from '../../shared/http/route.js';
 import type { TenantRef } from '../../shared/sql/service-db.js';
-import { serviceRetired, type CatalogApi } from '../catalog/api.js';
+import type { CatalogApi } from '../catalog/api.js';
 import type { DeploymentSource } from './api.js';
 import { renderManifest } from './render.js';
 import { toYaml } from './yaml.js';
@@ -18,7 +18,7 @@ import * as store from './store.js';
 /** What the scaling handlers use. */
 export interface ScalingHandlerDeps {
   now: () => Date;
-  catalog: Pick<CatalogApi, 'getService'>;
+  catalog: Pick<CatalogApi, 'getService' | 'liveServiceCheck'>;
   /** The deployments service's answer, once plugged in (see api.ts). */
   deployments: () => DeploymentSource | undefined;
 }
@@ -42,11 +42,6 @@ export function scalingHandlers({ now, catalog, deployments }: ScalingHandlerDep
     access: { tenantRole: 'operator' },
     params: schemas.ServiceParams,
     body: { schema: schemas.PolicySpec, example: schemas.POLICY_EXAMPLE },
-    prepare: async (ctx) => {
-      const { environmentId, serviceId } = ctx.params;
-      const s = await requireService(tenantOf(ctx), environmentId, serviceId);
-      if (s.status === 'retired') throw serviceRetired(serviceId);
-    },
     responses: {
       200: { description: 'The policy, replaced (a new version)', schema: schemas.ScalingPolicy },
       201: { description: 'The policy, created (or set again after a deletion)', schema: schemas.ScalingPolicy },
@@ -59,8 +54,17 @@ export function scalingHandlers({ now, catalog, deployments }: ScalingHandlerDep
       const { environmentId, serviceId } = ctx.params;
       const at = now();
       const target = { tenantId, environmentId, serviceId, maxReplicasPerService: quotas.maxReplicasPerService ?? 0 };
-      const { row, created } = await ctx.tx(SCALING_SQL, (trx) =>
-        putPolicy(trx, target, ctx.body, { ifMatch: ctx.ifMatch, ifNoneMatch: ctx.ifNoneMatch }, ctx.principal.id, at),
+      // The catalog's check that the service is live leads the transaction and share-locks the
+      // service, so a retirement waits until the policy is written (and sees it).
+      const live = catalog.liveServiceCheck(tenantOf(ctx), environmentId, serviceId);
+      const { row, created } = await ctx.tx(
+        SCALING_SQL,
+        (trx, lead) => {
+          const refused = live.refusalOf(lead);
+          if (refused) throw refused;
+          return putPolicy(trx, target, ctx.body, { ifMatch: ctx.ifMatch, ifNoneMatch: ctx.ifNoneMatch }, ctx.principal.id, at);
+        },
+        { lead: live.statement },
       );
       const dto = toPolicyDto(requireLive(row, serviceId), at);
       return { status: created ? 201 : 200, body: dto, etag: dto.etag };

@@ -7,7 +7,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Transaction } from 'kysely';
 import type { Authenticator } from '../auth/authenticate.js';
-import type { ServiceDb, SqlDatabases, SqlScope } from '../sql/database.js';
+import { leadIn, type ServiceDb, type SqlDatabases, type SqlScope } from '../sql/database.js';
 import { AccessControl, type Access } from './access.js';
 import { notModified, parseEtagCondition } from './etag.js';
 import { fingerprint, findRecord, repeatabilityId, replayOf, runOnce } from './idempotency.js';
@@ -123,9 +123,11 @@ export class HttpRoutes {
       request,
       invocation,
       pageSize,
-      tx: (svc, fn) => {
+      tx: (svc, fn, opts) => {
         const trx = joined(svc);
-        return trx ? fn(trx) : sql.run(scope, svc, fn);
+        const lead = opts?.lead;
+        if (!lead) return trx ? fn(trx, []) : sql.run(scope, svc, (t) => fn(t, []));
+        return trx ? leadIn(trx, scope, lead, svc).then((rows) => fn(trx, rows)) : sql.run(scope, svc, async (t) => fn(t, await leadIn(t, scope, lead, svc)));
       },
       read: async (svc, build) => {
         const trx = joined(svc);

@@ -8,7 +8,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { Compilable, Kysely, Transaction } from 'kysely';
 import type { z } from 'zod';
 import type { Principal } from '../auth/authenticate.js';
-import type { Placement, ServiceDb } from '../sql/database.js';
+import type { LeadStatement, Placement, ServiceDb } from '../sql/database.js';
 import type { Page } from './pagination.js';
 import type { EtagCondition } from './etag.js';
 
@@ -105,8 +105,13 @@ export interface RouteContext<P, Q, B, Prep = undefined> {
   invocation: InvocationContext;
   /** Page size for lists (`maxpagesize`, bounded). */
   pageSize: number;
-  /** Runs `fn` in this request's scope as `svc`'s role; reuses the idempotency transaction if any. */
-  tx<DB, T>(svc: ServiceDb<DB>, fn: (trx: Transaction<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in this request's scope as `svc`'s role; reuses the idempotency transaction if any.
+   * With `lead` (another service's check, such as the catalog's `liveServiceCheck(…).statement`),
+   * the transaction first runs that statement under its own service's role and hands its rows to
+   * `fn`: what it locks stays locked until this transaction ends.
+   */
+  tx<DB, T>(svc: ServiceDb<DB>, fn: (trx: Transaction<DB>, lead: readonly unknown[]) => Promise<T>, opts?: { lead?: LeadStatement }): Promise<T>;
   /**
    * Runs one read-only statement in this request's scope as `svc`'s role, in one round trip (see
    * `sql/scoped-read.ts`). `build` gets a query creator whose tables are `svc`'s.

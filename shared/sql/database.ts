@@ -246,6 +246,22 @@ export async function inScope<DB, T>(
   });
 }
 
+/**
+ * Runs `lead` (another service's statement) inside the transaction `trx` of `svc`, under the lead
+ * service's role and schema, then switches back to `svc`'s; answers the lead statement's rows.
+ * Both services' data must live in the database `trx` belongs to (see `SqlDatabases.onceAfter`).
+ */
+export async function leadIn(trx: Transaction<any>, scope: SqlScope, lead: LeadStatement, svc: ServiceSql): Promise<unknown[]> {
+  const s = scopeFor(svc, scope);
+  if (JSON.stringify(scopeFor(lead.svc, scope).placement) !== JSON.stringify(s.placement)) {
+    throw new Error(`${lead.svc.service} and ${svc.service} keep this scope's data in different databases`);
+  }
+  await applyScope(trx, s, lead.svc);
+  const rows = (await trx.executeQuery(lead.build(trx).compile())).rows;
+  await applyScope(trx, s, svc);
+  return rows;
+}
+
 /** Sets `scope` and `svc`'s role and schema for the rest of the transaction `trx`. */
 async function applyScope(trx: Transaction<any>, scope: SqlScope, svc: ServiceSql): Promise<void> {
   const s = scopeSettings(scope);
