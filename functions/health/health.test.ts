@@ -396,7 +396,7 @@ describe('partitions and retention', () => {
     // 'ghost' fails as a dropped connection would; the real database serves everything else.
     const real = t.kernel.sql;
     const faulty = Object.assign(Object.create(real) as typeof real, {
-      run: ((scope, svc, fn) => ('tenantId' in scope && scope.tenantId === 'ghost' ? Promise.reject(new Error('Connection terminated unexpectedly')) : real.run(scope, svc, fn))) as typeof real.run,
+      run: ((scope, svc, fn) => ('tenantId' in scope && scope.tenantId === 'ghost' ? Promise.reject(new Error('Connection terminated unexpectedly')) : real.run(scope, svc, fn))),
     });
     const pooledRef = { model: 'pooled' } as const;
     const tenants = {
