@@ -395,9 +395,9 @@ describe('partitions and retention', () => {
     // Fault injection (no stand-in fails one tenant's database work): every statement of tenant
     // 'ghost' fails as a dropped connection would; the real database serves everything else.
     const real = t.kernel.sql;
-    const faulty = Object.assign(Object.create(real) as typeof real, {
-      run: ((scope, svc, fn) => ('tenantId' in scope && scope.tenantId === 'ghost' ? Promise.reject(new Error('Connection terminated unexpectedly')) : real.run(scope, svc, fn))),
-    });
+    const run: typeof real.run = (scope, svc, fn) =>
+      'tenantId' in scope && scope.tenantId === 'ghost' ? Promise.reject(new Error('Connection terminated unexpectedly')) : real.run(scope, svc, fn);
+    const faulty = Object.assign(Object.create(real) as typeof real, { run });
     const pooledRef = { model: 'pooled' } as const;
     const tenants = {
       async *listTenants() {
