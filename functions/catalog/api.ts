@@ -56,9 +56,11 @@ export type ServiceReferenceChecker = (tenant: TenantRef, serviceIds: readonly s
 export type FactProvider<K extends FactPart> = (tenant: TenantRef, service: ServiceSummary) => Promise<FactParts[K] | null>;
 
 /**
- * A check, in another service's write, that a service is live (see {@link CatalogApi.liveServiceCheck}):
- * run `statement` ahead of the write with `SqlDatabases.onceAfter`, make the write conditional on
- * `isLive`, select `state` beside its outcome, and ask `refusal` what to answer.
+ * A check, in another service's write, that a service is live (see {@link CatalogApi.liveServiceCheck}).
+ * Either run `statement` ahead of a one-statement write with `SqlDatabases.onceAfter`, make the
+ * write conditional on `isLive`, select `state` beside its outcome and ask `refusal` what to
+ * answer; or lead a transaction with it (`ctx.tx(svc, fn, { lead: check.statement })`) and ask
+ * `refusalOf` the rows it answered before writing.
  */
 export interface LiveServiceCheck {
   statement: LeadStatement;

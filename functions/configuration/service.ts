@@ -33,7 +33,7 @@ export function toVersionDto(r: store.VersionRow): ConfigurationVersionDto {
 
 export const subject = (k: store.ConfigKey) => `tenants/${k.tenantId}/environments/${k.environmentId}/services/${k.serviceId}/configuration`;
 
-/** Settings that passed the checks, with what they reference, their canonical JSON and its hash. */
+/** Settings that passed the checks, with what they reference and their JSON text. */
 export interface CheckedSettings {
   scan: ScanResult;
   /** The settings as JSON text, as stored (a jsonb column keeps no key order). */

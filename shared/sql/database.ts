@@ -96,10 +96,7 @@ export class SqlDatabases {
    * the same database for `scope`. Answers the second statement's rows.
    */
   async onceAfter<DB, Row>(scope: SqlScope, lead: LeadStatement, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
-    const s = scopeFor(svc, scope);
-    if (JSON.stringify(scopeFor(lead.svc, scope).placement) !== JSON.stringify(s.placement)) {
-      throw new Error(`${lead.svc.service} and ${svc.service} keep this scope's data in different databases`);
-    }
+    const s = leadScope(scope, lead, svc);
     const db = this.forPlacement(s.placement);
     const statements = [
       { svc: lead.svc, query: lead.build(db).compile() },
@@ -252,14 +249,20 @@ export async function inScope<DB, T>(
  * Both services' data must live in the database `trx` belongs to (see `SqlDatabases.onceAfter`).
  */
 export async function leadIn(trx: Transaction<any>, scope: SqlScope, lead: LeadStatement, svc: ServiceSql): Promise<unknown[]> {
-  const s = scopeFor(svc, scope);
-  if (JSON.stringify(scopeFor(lead.svc, scope).placement) !== JSON.stringify(s.placement)) {
-    throw new Error(`${lead.svc.service} and ${svc.service} keep this scope's data in different databases`);
-  }
+  const s = leadScope(scope, lead, svc);
   await applyScope(trx, s, lead.svc);
   const rows = (await trx.executeQuery(lead.build(trx).compile())).rows;
   await applyScope(trx, s, svc);
   return rows;
+}
+
+/** `svc`'s scope for a statement led by `lead`'s; both services' data must live in its database. */
+function leadScope<S extends SqlScope>(scope: S, lead: LeadStatement, svc: ServiceSql): S {
+  const s = scopeFor(svc, scope);
+  if (JSON.stringify(scopeFor(lead.svc, scope).placement) !== JSON.stringify(s.placement)) {
+    throw new Error(`${lead.svc.service} and ${svc.service} keep this scope's data in different databases`);
+  }
+  return s;
 }
 
 /** Sets `scope` and `svc`'s role and schema for the rest of the transaction `trx`. */
