@@ -328,11 +328,9 @@ describe('siloed tenants', () => {
 
 describe('one-round-trip scoped reads', () => {
   it('see only the scope tenant and leave nothing behind on the pooled connection', async () => {
-    const { scopedRead } = await import('../shared/sql/scoped-read.js');
     const pool = t.kernel.sql.poolFor({ model: 'pooled' });
-    const db = t.kernel.sql.forPlacement({ model: 'pooled' });
-    const q = sql<{ tenant_id: string; principal_id: string }>`select tenant_id, principal_id from members`.compile(db);
-    const rows = await scopedRead(pool, { tenantId: 'tenant-b', placement: { model: 'pooled' } }, tenantsSql(), q);
+    const q = sql<{ tenant_id: string; principal_id: string }>`select tenant_id, principal_id from members`;
+    const rows = await t.kernel.sql.read({ tenantId: 'tenant-b', placement: { model: 'pooled' } }, tenantsSql(), (db) => ({ compile: () => q.compile(db) }));
     expect(new Set(rows.map((r) => r.tenant_id))).toEqual(new Set(['tenant-b']));
     expect(rows.map((r) => r.principal_id).sort()).toEqual(['bob', 'bob-reader']);
     // Every pooled connection is back to the login role with no tenant set.

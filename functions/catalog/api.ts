@@ -88,6 +88,8 @@ export interface CatalogApi {
   liveServiceCheck(tenant: TenantRef, environmentId: string, serviceId: string): LiveServiceCheck;
   /** The service in the tenant, or `undefined` when it does not exist there (or was purged). */
   getService(tenant: TenantRef, serviceId: string): Promise<ServiceSummary | undefined>;
+  /** The service in environment `environmentId` (live or retired), or a 404 `NotFound` naming `serviceId`. */
+  requireService(tenant: TenantRef, environmentId: string, serviceId: string): Promise<ServiceSummary>;
   /** Those of `serviceIds` that exist in the tenant (any status), by id: one query for a whole batch (at most 10,000 ids). */
   getServices(tenant: TenantRef, serviceIds: readonly string[]): Promise<ReadonlyMap<string, ServiceSummary>>;
   /** The live services of an environment, in name order (the drift worker's desired state). */
@@ -148,6 +150,11 @@ export function createCatalog(kernel: Kernel, deps: CatalogNeeds): CatalogInstan
       // One round trip: other services ask this before each of their writes.
       const [row] = await kernel.sql.read(tenant, CATALOG_SQL, (db) => store.selectService(db, tenant.tenantId, serviceId));
       return row ? toSummary(row) : undefined;
+    },
+    async requireService(tenant, environmentId, serviceId) {
+      const service = await api.getService(tenant, serviceId);
+      if (!service || service.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
+      return service;
     },
     async getServices(tenant, serviceIds) {
       if (serviceIds.length > 10_000) throw new RangeError('getServices takes at most 10,000 ids');

@@ -32,7 +32,7 @@ export interface ConfigurationApi {
 /** What the configuration service needs of other services. */
 export interface ConfigurationNeeds {
   tenants: Pick<TenantsApi, 'listTenants'>;
-  catalog: Pick<CatalogApi, 'getService' | 'liveServiceCheck' | 'addReferenceChecker' | 'addFactProvider'>;
+  catalog: Pick<CatalogApi, 'getService' | 'requireService' | 'liveServiceCheck' | 'addReferenceChecker' | 'addFactProvider'>;
   /** Which bindings exist (a write's `secretRef`s are checked), and where the blast radius asks for references. */
   secrets: Pick<SecretsApi, 'existingBindings' | 'setReferenceSource'>;
 }

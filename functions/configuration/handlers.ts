@@ -21,7 +21,7 @@ export interface ConfigurationHandlerDeps {
   now: () => Date;
   /** One-statement writes in one round trip (a publish, after the catalog's check). */
   sql: Pick<SqlDatabases, 'onceAfter'>;
-  catalog: Pick<ConfigurationNeeds['catalog'], 'getService' | 'liveServiceCheck'>;
+  catalog: Pick<ConfigurationNeeds['catalog'], 'requireService' | 'liveServiceCheck'>;
   secrets: Pick<ConfigurationNeeds['secrets'], 'existingBindings'>;
 }
 
@@ -69,8 +69,7 @@ export function configurationHandlers({ now, sql, catalog, secrets }: Configurat
       const refs = checked.scan.secretRefs;
       if (refs.length > 0) {
         const tenant = tenantOf(ctx);
-        const service = await catalog.getService(tenant, serviceId);
-        if (!service || service.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
+        const service = await catalog.requireService(tenant, environmentId, serviceId);
         if (service.status === 'retired') throw serviceRetired(serviceId);
         const known = await secrets.existingBindings(tenant, environmentId, refs);
         const missing = refs.filter((n) => !known.has(n));

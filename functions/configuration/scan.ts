@@ -247,49 +247,21 @@ export function scanSettings(settings: Record<string, unknown>, ownServiceId?: s
 }
 
 /**
- * JSON with object keys sorted at every level: equal settings give equal text. (Keys that are
- * array indices, `"0"`, `"12"`, come first in numeric order, as JavaScript enumerates them: the
- * text is what `JSON.stringify` writes of a copy whose keys were inserted in sorted order.) Written
- * in one walk, without the copy.
+ * JSON with object keys sorted at every level: equal settings give equal text (the diff compares
+ * values by it). Keys that are array indices, `"0"`, `"12"`, come first in numeric order, as
+ * JavaScript enumerates them.
  */
 export function canonicalJson(v: unknown): string {
-  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) {
-    let out = '[';
-    for (let i = 0; i < v.length; i++) {
-      const x: unknown = v[i];
-      out += (i === 0 ? '' : ',') + (x === undefined || typeof x === 'function' || typeof x === 'symbol' ? 'null' : canonicalJson(x));
-    }
-    return out + ']';
-  }
-  const o = v as Record<string, unknown>;
-  let keys = Object.keys(o);
-  // Object.keys lists array-index keys first, in numeric order; the rest are sorted here.
-  let indices = 0;
-  while (indices < keys.length && isArrayIndex(keys[indices]!)) indices++;
-  if (indices === 0) keys.sort();
-  else if (indices < keys.length) keys = keys.slice(0, indices).concat(keys.slice(indices).sort());
-  let out = '{';
-  for (const k of keys) {
-    const x = o[k];
-    if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-    out += (out.length === 1 ? '' : ',') + (NEEDS_ESCAPE.test(k) ? JSON.stringify(k) : `"${k}"`) + ':' + canonicalJson(x);
-  }
-  return out + '}';
+  return JSON.stringify(sortedKeys(v));
 }
 
-/** A character JSON writes escaped (a quote, a backslash, a control character, a surrogate). */
-// eslint-disable-next-line no-control-regex -- control characters are what JSON escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** A canonical array index (`0` … `4294967294`), the keys JavaScript enumerates first. */
-function isArrayIndex(k: string): boolean {
-  const c = k.charCodeAt(0);
-  if (c < 0x30 || c > 0x39 || k.length > 10 || (c === 0x30 && k.length > 1)) return false;
-  for (let i = 1; i < k.length; i++) {
-    const d = k.charCodeAt(i);
-    if (d < 0x30 || d > 0x39) return false;
-  }
-  return Number(k) < 4294967295;
+/** A copy of a JSON value with each object's keys inserted in sorted order (one walk, no replacer). */
+function sortedKeys(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(sortedKeys);
+  const o = v as Record<string, unknown>;
+  // No prototype: a setting named `__proto__` stays a property.
+  const sorted = Object.create(null) as Record<string, unknown>;
+  for (const k of Object.keys(o).sort()) sorted[k] = sortedKeys(o[k]);
+  return sorted;
 }

@@ -78,7 +78,7 @@ export interface SecretsSource {
 export interface DeploymentsNeeds {
   tenants: Pick<TenantsApi, 'listTenants'>;
   environments: Pick<EnvironmentsApi, 'getEnvironment' | 'onEnvironmentRetired'>;
-  catalog: Pick<CatalogApi, 'getService' | 'liveServiceCheck' | 'addReferenceChecker' | 'addFactProvider' | 'onServiceRetired'>;
+  catalog: Pick<CatalogApi, 'getService' | 'requireService' | 'liveServiceCheck' | 'addReferenceChecker' | 'addFactProvider' | 'onServiceRetired'>;
   configuration?: ConfigurationSource;
   scaling?: ScalingSource;
   secrets?: SecretsSource;

@@ -237,8 +237,7 @@ export function deploymentHandlers(deps: DeploymentHandlerDeps) {
         ctx.read(DEPLOYMENTS_SQL, (db) => store.selectSucceeded(db, tenantId, environmentId, serviceId, 1)),
       ]);
       if (rows.length === 0) {
-        const service = await ports.catalog.getService(tenantOf(ctx), serviceId);
-        if (!service || service.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
+        await ports.catalog.requireService(tenantOf(ctx), environmentId, serviceId);
       }
       const body = ctx.page(
         rows,

@@ -36,7 +36,7 @@ export interface HealthApi {
 export interface HealthNeeds {
   tenants: Pick<TenantsApi, 'listTenants'>;
   environments: Pick<EnvironmentsApi, 'getEnvironment'>;
-  catalog: Pick<CatalogApi, 'getService' | 'getServices' | 'addFactProvider'>;
+  catalog: Pick<CatalogApi, 'getService' | 'requireService' | 'getServices' | 'addFactProvider'>;
 }
 
 /** The health service of one app instance: its API, what its handlers use, and its retention run. */

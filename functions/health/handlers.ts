@@ -25,7 +25,7 @@ export interface HealthHandlerDeps {
   limiter: Pick<TenantRateLimiter, 'take'>;
   partitions: KnownPartitions;
   environments: HealthNeeds['environments'];
-  catalog: Pick<HealthNeeds['catalog'], 'getService' | 'getServices'>;
+  catalog: Pick<HealthNeeds['catalog'], 'requireService' | 'getServices'>;
 }
 
 /** The tenant quota this service enforces on ingest (declared in index.ts). */
@@ -57,10 +57,7 @@ function timeRange(q: { from?: string | undefined; to?: string | undefined }): s
 export function healthHandlers({ now, telemetry, limiter, partitions, environments, catalog }: HealthHandlerDeps) {
   const services = new KnownServices((tenant, ids) => catalog.getServices(tenant, ids));
   /** An empty page is a 404 when the service is not one of the environment's (asked of the catalog). */
-  const requireService = async (tenant: TenantRef, environmentId: string, serviceId: string) => {
-    const s = await catalog.getService(tenant, serviceId);
-    if (!s || s.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
-  };
+  const requireService = (tenant: TenantRef, environmentId: string, serviceId: string) => catalog.requireService(tenant, environmentId, serviceId);
 
   const append = route({
     summary: 'Append a batch of health results (idempotent per batchId; counts against the tenant quota healthResultsPerMinute)',

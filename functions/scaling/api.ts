@@ -54,7 +54,7 @@ export interface ScalingApi {
 /** What the scaling service needs from others. */
 export interface ScalingNeeds {
   tenants: Pick<TenantsApi, 'listTenants'>;
-  catalog: Pick<CatalogApi, 'getService' | 'liveServiceCheck' | 'addFactProvider' | 'addReferenceChecker'>;
+  catalog: Pick<CatalogApi, 'getService' | 'requireService' | 'liveServiceCheck' | 'addFactProvider' | 'addReferenceChecker'>;
 }
 
 /** The scaling service of one app instance. */

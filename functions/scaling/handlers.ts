@@ -18,7 +18,7 @@ import * as store from './store.js';
 /** What the scaling handlers use. */
 export interface ScalingHandlerDeps {
   now: () => Date;
-  catalog: Pick<CatalogApi, 'getService' | 'liveServiceCheck'>;
+  catalog: Pick<CatalogApi, 'requireService' | 'liveServiceCheck'>;
   /** The deployments service's answer, once plugged in (see api.ts). */
   deployments: () => DeploymentSource | undefined;
 }
@@ -29,12 +29,8 @@ const VersionCursor = z.object({ v: z.number().int().min(1).max(2_147_483_647) }
 
 /** The handlers, keyed by operation; `index.ts` gives each its name, method and route. */
 export function scalingHandlers({ now, catalog, deployments }: ScalingHandlerDeps) {
-  /** The service must be in the path's environment of this tenant (asked of the catalog, in its own transaction). */
-  const requireService = async (tenant: TenantRef, environmentId: string, serviceId: string) => {
-    const s = await catalog.getService(tenant, serviceId);
-    if (!s || s.environmentId !== environmentId) throw notFound(`Service '${serviceId}'`, 'serviceId');
-    return s;
-  };
+  /** The service must be in the path's environment of this tenant (asked of the catalog). */
+  const requireService = (tenant: TenantRef, environmentId: string, serviceId: string) => catalog.requireService(tenant, environmentId, serviceId);
 
   const put = route({
     summary: "Set a service's scaling policy: a new version (If-Match with the current ETag to replace it; If-None-Match: * only creates)",

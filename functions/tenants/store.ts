@@ -46,15 +46,11 @@ export async function insertTenant(trx: Tx, row: Omit<TenantRow, 'etag' | 'creat
 /** Reads build queries on any query creator, so they run in a transaction or as one-shot reads. */
 type Q = Kysely<TenantsDb> | Tx;
 
-export function selectTenant(db: Q, tenantId: string) {
-  return db.selectFrom('tenants').selectAll().where('tenant_id', '=', tenantId);
-}
-
 /** A tenant by id, compiled once (the tenant read is the pipeline's reference point read). */
 export const readTenant = prepared((db: Kysely<TenantsDb>, a: { tenantId: string }) => db.selectFrom('tenants').selectAll().where('tenant_id', '=', a.tenantId));
 
 export async function getTenant(trx: Tx, tenantId: string): Promise<TenantRow | undefined> {
-  return selectTenant(trx, tenantId).executeTakeFirst();
+  return (await trx.executeQuery(readTenant(trx, { tenantId }).compile())).rows[0];
 }
 
 /** Tenant row plus the principal's membership role, in one round trip. */

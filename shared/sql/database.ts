@@ -77,20 +77,12 @@ export class SqlDatabases {
   }
 
   /**
-   * Runs one statement that writes (data-modifying CTEs and all) in `scope` as `svc`'s role, in one
-   * round trip, as {@link read} does: PostgreSQL runs the scope settings and the statement as one
-   * implicit transaction, so the statement is atomic and the settings transaction-local, exactly
-   * as in {@link run}. For a hot write that is one statement; anything else uses `run`.
-   */
-  async once<DB, Row>(scope: SqlScope, svc: ServiceDb<DB>, build: (db: Kysely<DB>) => Compilable<Row>): Promise<Row[]> {
-    return this.oneStatement(scope, svc, build);
-  }
-
-  /**
    * Runs `lead`, a statement of another service (under that service's role), and then `build`'s
-   * statement (under `svc`'s), in one round trip and one transaction, as {@link once} runs one:
-   * what `lead` sets transaction-locally and the rows it locks hold while the second statement
-   * runs, and a failure of either changes nothing. For a write that another service must allow
+   * statement (under `svc`'s), which may write (data-modifying CTEs and all), in one round trip, as
+   * {@link read} runs one: PostgreSQL runs the scope settings and both statements as one implicit
+   * transaction, so they are atomic and the settings transaction-local. What `lead` sets
+   * transaction-locally and the rows it locks hold while the second statement runs, and a failure
+   * of either changes nothing. For a write that another service must allow
    * (the catalog: "this service is live, and stays so until you commit"), without a second round
    * trip and without a window between the check and the write. Both services' data must live in
    * the same database for `scope`. Answers the second statement's rows.

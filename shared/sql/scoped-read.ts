@@ -131,12 +131,6 @@ function rolePrelude(svc: ServiceSql): string {
   return `select set_config('role', ${literal(svc.role)}, true), set_config('search_path', ${literal(svc.schema)}, true)`;
 }
 
-/** Runs one compiled read in `scope` as `svc`'s role, in one round trip; returns its rows. */
-export async function scopedRead<Row>(pool: QueryPool, scope: SqlScope, svc: ServiceSql, query: CompiledQuery<Row>): Promise<Row[]> {
-  const [rows] = await scopedStatements(pool, scope, [{ svc, query }]);
-  return (rows ?? []) as Row[];
-}
-
 /**
  * Runs statements of one or more services in `scope`, each after its own service's scope settings
  * (its role and schema), in one round trip and so in one implicit transaction: a statement that
